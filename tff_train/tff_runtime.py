@@ -1,0 +1,69 @@
+"""Owning TensorFlow Federated's local `worker_binary` process: import TFF, and stop the worker.
+
+TFF 0.87 starts a C++ `worker_binary` child on the first computation and never stops it when
+Python exits. The child inherits stdout/stderr, so a pipe reading the parent's output (CI, `| tee`,
+`subprocess.run(capture_output=True)`) hangs until someone kills it. Every entry point and the test
+suite therefore import TFF through `import_tff()` (which registers `shutdown_tff_workers` with
+`atexit`) and may call `shutdown_tff_workers()` explicitly (e.g. in a `finally:`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import types
+
+import psutil
+
+WORKER_NAME = "worker_binary"
+_registered = False
+
+
+def _worker_children(pid: int) -> list[psutil.Process]:
+    """Descendants of process `pid` that run TFF's worker binary."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    workers = []
+    for child in children:
+        try:
+            if child.name() == WORKER_NAME or os.path.basename(child.exe()) == WORKER_NAME:
+                workers.append(child)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return workers
+
+
+def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0) -> int:
+    """Stops every `worker_binary` started by process `pid` (default: this one).
+
+    Sends SIGINT (what TFF itself sends), then SIGKILL to those still alive after `timeout_s`.
+    Returns the number of worker processes that were stopped. Safe to call repeatedly.
+    """
+    if timeout_s < 0:
+        raise ValueError(f"timeout_s must be >= 0; got {timeout_s}")
+    workers = _worker_children(os.getpid() if pid is None else pid)
+    for worker in workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.send_signal(signal.SIGINT)
+    _, alive = psutil.wait_procs(workers, timeout=timeout_s)
+    for worker in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
+    if alive:
+        psutil.wait_procs(alive, timeout=timeout_s)
+    return len(workers)
+
+
+def import_tff() -> types.ModuleType:
+    """Imports `tensorflow_federated` and makes sure its worker is stopped when Python exits."""
+    global _registered
+    if not _registered:
+        atexit.register(shutdown_tff_workers)
+        _registered = True
+    import tensorflow_federated as tff  # noqa: PLC0415 (heavy import, on demand)
+
+    return tff
