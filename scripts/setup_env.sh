@@ -22,12 +22,16 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/nul
   exit 1
 fi
 
+# pip's per-location "is ignored" warnings (machine-wide extra indexes) are noise: filter them.
+pip_install() {
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$@" \
+    2> >(grep -v -E "^WARNING: Location .* is ignored" >&2)
+}
+
 echo "[setup] creating $VENV with $("$PY" --version) and installing requirements/lock.txt ..." >&2
 "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-  -r requirements/lock.txt
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-  --no-build-isolation -e .
+pip_install -r requirements/lock.txt
+pip_install --no-build-isolation -e .
 # Only the known TFF jax pin mismatch is tolerated.
 if ! check="$("$VENV/bin/python" -m pip check 2>&1)"; then
   unexpected="$(grep -v -E "^tensorflow-federated 0\.87\.0 has requirement jax(lib)?==0\.4\.14" <<<"$check" || true)"
