@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tff_train.face_data import augment_face, make_face_dataset, to_model_input
+from tff_train.face_model import build_face_cnn
+
+
+def test_cnn_shapes_and_edge_friendly_layers():
+    model = build_face_cnn(width=4, depth=3, dense_units=8)
+    out = model(np.zeros((2, 48, 48, 1), np.float32))
+    assert out.shape == (2, 7)
+    np.testing.assert_allclose(out.numpy().sum(axis=1), 1.0, rtol=1e-5)
+    allowed = (tf.keras.layers.InputLayer, tf.keras.layers.Conv2D,
+               tf.keras.layers.BatchNormalization, tf.keras.layers.ReLU,
+               tf.keras.layers.MaxPooling2D, tf.keras.layers.GlobalAveragePooling2D,
+               tf.keras.layers.Dense, tf.keras.layers.Dropout, tf.keras.layers.Softmax)
+    assert all(isinstance(layer, allowed) for layer in model.layers)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"width": 0}, "width must be >= 1; got 0"),
+    ({"depth": 6}, r"depth must be in \[1, 5\]"),
+    ({"dropout": 1.0}, r"dropout must be in \[0, 1\); got 1.0"),
+    ({"num_classes": 1}, "num_classes must be >= 2; got 1"),
+])
+def test_cnn_bad_config(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_face_cnn(**kwargs)
+
+
+def test_augmentation_is_deterministic_bounded_and_actually_changes_images():
+    image = to_model_input(np.random.default_rng(0).integers(0, 255, (1, 48, 48),
+                                                             dtype=np.uint8))[0]
+    seed = tf.constant([1, 2], tf.int32)
+    a, b = augment_face(image, seed), augment_face(image, seed)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (48, 48, 1) and float(tf.reduce_min(a)) >= 0 and float(
+        tf.reduce_max(a)) <= 1
+    c = augment_face(image, tf.constant([3, 4], tf.int32))
+    assert not np.allclose(a, c)
+    assert not np.allclose(a, image)
+
+
+def test_dataset_validates_inputs():
+    good = np.zeros((4, 48, 48), np.uint8)
+    message = r"images must be uint8\[N,48,48\]; got float64\[4, 48, 48\]"
+    with pytest.raises(ValueError, match=message):
+        make_face_dataset(good.astype(float), np.zeros(4), batch_size=2, seed=0)
+    with pytest.raises(ValueError, match=r"labels must have shape \[4\]; got \[3\]"):
+        make_face_dataset(good, np.zeros(3), batch_size=2, seed=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1; got 0"):
+        make_face_dataset(good, np.zeros(4), batch_size=0, seed=0)
+    with pytest.raises(ValueError, match="images is empty"):
+        make_face_dataset(good[:0], np.zeros(0), batch_size=2, seed=0)
+
+
+def test_dataset_without_augmentation_keeps_pixels_and_labels_paired():
+    images = np.stack([np.full((48, 48), i * 10, np.uint8) for i in range(6)])
+    labels = np.arange(6)
+    ds = make_face_dataset(images, labels, batch_size=4, seed=0, augment=False)
+    xs, ys = zip(*ds.as_numpy_iterator(), strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert sorted(y.tolist()) == list(range(6)) and y.tolist() != list(range(6))  # shuffled
+    np.testing.assert_allclose(x[:, 0, 0, 0], y * 10 / 255.0, rtol=1e-6)

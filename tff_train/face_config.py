@@ -1,0 +1,60 @@
+"""Validation of face-training configs (fails before any data is loaded or model built)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ml_collections
+
+from tff_train.optimizers import OPTIMIZERS
+
+SOURCES = ("fer2013", "synthetic")
+
+
+def _require(condition: bool, key: str, expected: str, got: object) -> None:
+    if not condition:
+        raise ValueError(f"config.{key} must be {expected}; got {got!r}")
+
+
+def validate_face_config(config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the first invalid key (`config.train.rounds must be ...`)."""
+    d, p, m, t = config.data, config.partition, config.model, config.train
+    _require(d.source in SOURCES, "data.source", f"one of {list(SOURCES)}", d.source)
+    if d.source == "fer2013":
+        root = Path(d.data_root) / "fer2013"
+        csv = Path(d.data_root) / "fer2013.csv"
+        _require(root.exists() or csv.exists() or Path(d.data_root).suffix == ".csv",
+                 "data.data_root", "a folder holding fer2013/ (image folders) or fer2013.csv "
+                 "(the FER2013 data path is missing)", str(d.data_root))
+        _require(p.num_clients >= 1, "partition.num_clients", ">= 1", p.num_clients)
+        _require(p.alpha > 0, "partition.alpha", "> 0", p.alpha)
+        num_clients = p.num_clients
+    else:
+        _require(d.synthetic_drivers >= 3, "data.synthetic_drivers",
+                 ">= 3 (one per client, one validation and one test driver)", d.synthetic_drivers)
+        num_clients = d.synthetic_drivers - 2
+        _require(p.num_clients in (0, num_clients), "partition.num_clients",
+                 f"0 or {num_clients} (synthetic clients are the drivers minus 2 held out)",
+                 p.num_clients)
+    _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)
+    _require(m.width >= 1, "model.width", ">= 1", m.width)
+    _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)
+    _require(0 <= m.dropout < 1, "model.dropout", "in [0, 1)", m.dropout)
+    _require(t.rounds >= 1, "train.rounds", ">= 1", t.rounds)
+    _require(1 <= t.clients_per_round <= num_clients, "train.clients_per_round",
+             f"in [1, num_clients={num_clients}]", t.clients_per_round)
+    _require(t.local_epochs >= 1, "train.local_epochs", ">= 1", t.local_epochs)
+    _require(t.batch_size >= 1, "train.batch_size", ">= 1", t.batch_size)
+    _require(t.client_optimizer in OPTIMIZERS, "train.client_optimizer",
+             f"one of {list(OPTIMIZERS)}", t.client_optimizer)
+    _require(t.server_optimizer in OPTIMIZERS, "train.server_optimizer",
+             f"one of {list(OPTIMIZERS)}", t.server_optimizer)
+    _require(t.client_learning_rate > 0, "train.client_learning_rate", "> 0",
+             t.client_learning_rate)
+    _require(t.server_learning_rate > 0, "train.server_learning_rate", "> 0",
+             t.server_learning_rate)
+    _require(t.eval_every >= 1, "train.eval_every", ">= 1", t.eval_every)
+    _require(t.bn_calibration_examples >= 1, "train.bn_calibration_examples", ">= 1",
+             t.bn_calibration_examples)
+    _require(config.personalization.steps >= 0, "personalization.steps", ">= 0",
+             config.personalization.steps)
