@@ -15,7 +15,8 @@ def test_cnn_shapes_and_edge_friendly_layers():
     np.testing.assert_allclose(out.numpy().sum(axis=1), 1.0, rtol=1e-5)
     allowed = (tf.keras.layers.InputLayer, tf.keras.layers.Conv2D,
                tf.keras.layers.BatchNormalization, tf.keras.layers.ReLU,
-               tf.keras.layers.MaxPooling2D, tf.keras.layers.GlobalAveragePooling2D,
+               tf.keras.layers.MaxPooling2D, tf.keras.layers.AveragePooling2D,
+               tf.keras.layers.GlobalAveragePooling2D,
                tf.keras.layers.Dense, tf.keras.layers.Dropout, tf.keras.layers.Softmax)
     assert all(isinstance(layer, allowed) for layer in model.layers)
 

@@ -1,0 +1,83 @@
+"""Shared benchmark plumbing: provenance (command, date, machine), JSON output, RSS sampling."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+
+
+def provenance() -> dict:
+    """Command line, UTC date, machine description and git commit of this run."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {
+        "command": " ".join(["python", "-m", _module_name(), *sys.argv[1:]]),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "memory_gib": round(
+            psutil.virtual_memory().total / 2**30, 1), "platform": platform.platform(),
+            "python": platform.python_version()},
+        "git_commit": commit,
+    }
+
+
+def _module_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return spec.name if spec is not None else sys.argv[0]
+
+
+def emit(result: dict, out: str | None) -> None:
+    """Prints `result` as JSON and writes it to `out` when given."""
+    text = json.dumps(result, indent=2, default=float)
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+
+
+class PeakRssSampler:
+    """Samples the RSS of this process and of its child processes (TFF workers) every `period_s`."""
+
+    def __init__(self, period_s: float = 0.5) -> None:
+        self.period_s = period_s
+        self.peak_self_mb = 0.0
+        self.peak_children_mb = 0.0
+        self.peak_total_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                own = me.memory_info().rss / 2**20
+                kids = 0.0
+                for child in me.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        kids += child.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+            self.peak_self_mb = max(self.peak_self_mb, own)
+            self.peak_children_mb = max(self.peak_children_mb, kids)
+            self.peak_total_mb = max(self.peak_total_mb, own + kids)
+            self._stop.wait(self.period_s)
+
+    def __enter__(self) -> PeakRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

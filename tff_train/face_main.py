@@ -1,0 +1,41 @@
+"""Federated face CNN entry point.
+
+`python -m tff_train.face_main --config=configs/face_fer2013.py --workdir=DIR`;
+
+Override config keys with `--config.train.rounds=10`; `--resume` continues from the last completed
+round in `--workdir` after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from absl import app, flags
+from ml_collections import config_flags
+
+# TensorFlow must be imported at module level, before absl's app.run: importing it inside
+# main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
+from tff_train.face_trainer import run_face_training
+from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/face_fer2013.py",
+                                          "Experiment config file (get_config()).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.", required=True)
+_RESUME = flags.DEFINE_bool("resume", False, "Continue from the newest checkpoint in --workdir.")
+_CRASH_AFTER_ROUND = flags.DEFINE_integer(
+    "crash_after_round", None, "Testing aid: SIGKILL this process after that round's checkpoint.")
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    import_tff()
+    try:
+        run_face_training(_CONFIG.value, _WORKDIR.value, resume=_RESUME.value,
+                          crash_after_round=_CRASH_AFTER_ROUND.value)
+    finally:
+        shutdown_tff_workers()
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,164 @@
+"""The federated face-training job: FedAvg rounds with checkpoint/resume, evaluation, outputs.
+
+Workdir layout: `config.json` (resolved config), `metrics.csv` (one row per round),
+`tb/` (TensorBoard events), `checkpoints/round_*.npz`, `learning_curve.png`,
+`confusion_private_test.{csv,png}`, `face_model.keras`, `results.json`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from tff_train import checkpointing, workdir_io
+from tff_train.batchnorm_recalibration import recalibrate_batchnorm
+from tff_train.face_config import validate_face_config
+from tff_train.face_data import to_model_input
+from tff_train.face_datasets import FaceData, load_face_data
+from tff_train.face_evaluation import evaluate_faces, personalise
+from tff_train.face_fed_avg import build_face_fed_avg, round_datasets, sample_clients
+from tff_train.face_model import build_face_cnn
+from tff_train.optimizers import build_tff_optimizer
+
+
+def face_model_builder(config: ml_collections.ConfigDict) -> Callable[[], tf.keras.Model]:
+    """A no-argument builder of the configured CNN (fresh variables on every call)."""
+    m = config.model
+    return lambda: build_face_cnn(width=m.width, depth=m.depth,
+                                  convs_per_block=m.convs_per_block, dense_units=m.dense_units,
+                                  dropout=m.dropout, input_pool=m.input_pool, num_classes=7,
+                                  seed=config.seed)
+
+
+def calibration_samples(data: FaceData, per_client: int, seed: int) -> list[np.ndarray]:
+    """Each client's BatchNorm calibration sample: `float32[n_k,48,48,1]`, n_k ≤ per_client."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for images, _ in data.clients:
+        idx = np.sort(rng.permutation(len(images))[:per_client])
+        samples.append(to_model_input(images[idx]).numpy())
+    return samples
+
+
+def finalize_global_model(model: tf.keras.Model, weights: object, data: FaceData,
+                          config: ml_collections.ConfigDict) -> tf.keras.Model:
+    """Assigns the server's weights to `model` and recalibrates BatchNorm federatedly."""
+    weights.assign_weights_to(model)
+    recalibrate_batchnorm(model, calibration_samples(data, config.train.bn_calibration_examples,
+                                                     config.seed))
+    return model
+
+
+def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
+                      resume: bool = False, data: FaceData | None = None,
+                      crash_after_round: int | None = None,
+                      log: Callable[[str], None] = print) -> dict:
+    """Trains the face CNN with FedAvg as configured; returns (and writes) the results dict.
+
+    `resume=True` continues from the newest checkpoint in `workdir`. `crash_after_round` kills
+    this process with SIGKILL right after that round's checkpoint (for crash/resume tests).
+    """
+    validate_face_config(config)
+    workdir = Path(workdir)
+    ckpt_dir = workdir / "checkpoints"
+    if not resume and checkpointing.list_checkpoints(ckpt_dir):
+        raise ValueError(f"workdir {workdir} already holds checkpoints: pass --resume to continue "
+                         "or choose an empty --workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir_io.write_json(workdir / "config.json", config.to_dict())
+    if data is None:
+        data = load_face_data(config)
+    t = config.train
+    builder = face_model_builder(config)
+    process = build_face_fed_avg(
+        builder,
+        client_optimizer=build_tff_optimizer(t.client_optimizer, t.client_learning_rate,
+                                             momentum=t.client_momentum),
+        server_optimizer=build_tff_optimizer(t.server_optimizer, t.server_learning_rate,
+                                             momentum=t.server_momentum),
+    )
+    state = process.initialize()
+    rows: list[dict] = []
+    start_round = 0
+    if resume:
+        restored = checkpointing.load_latest_checkpoint(ckpt_dir, state)
+        if restored is not None:
+            start_round, state, extra = restored
+            rows = extra.get("rows", [])
+            log(f"resumed from round {start_round} ({ckpt_dir})")
+    eval_model = builder()
+    writer = tf.summary.create_file_writer(str(workdir / "tb"))
+    bar = tqdm.tqdm(range(start_round, t.rounds), initial=start_round, total=t.rounds,
+                    desc="FedAvg rounds", unit="round", dynamic_ncols=True)
+    for round_index in bar:
+        round_num = round_index + 1
+        client_ids = sample_clients(len(data.clients), t.clients_per_round, config.seed,
+                                    round_num)
+        datasets = round_datasets(data.clients, client_ids, seed=config.seed,
+                                  round_num=round_num, batch_size=t.batch_size,
+                                  local_epochs=t.local_epochs, augment=t.augment)
+        started = time.perf_counter()
+        output = process.next(state, datasets)
+        seconds = time.perf_counter() - started
+        state = output.state
+        train = output.metrics["client_work"]["train"]
+        row = {"round": round_num, "train_loss": float(train["loss"]),
+               "train_accuracy": float(train["sparse_categorical_accuracy"]),
+               "num_examples": int(train["num_examples"]), "round_seconds": seconds,
+               "clients": len(client_ids)}
+        if round_num % t.eval_every == 0 or round_num == t.rounds:
+            finalize_global_model(eval_model, process.get_model_weights(state), data, config)
+            row["public_test_accuracy"] = evaluate_faces(
+                eval_model, *data.public_test, data.class_names)["accuracy"]
+        rows.append(row)
+        with writer.as_default(step=round_num):
+            for key, value in row.items():
+                if key != "round":
+                    tf.summary.scalar(key, value)
+        writer.flush()
+        checkpointing.save_checkpoint(ckpt_dir, round_num, state, extra={"rows": rows})
+        workdir_io.write_rows_csv(workdir / "metrics.csv", rows)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_accuracy']:.3f}",
+                        s=f"{seconds:.1f}")
+        if crash_after_round is not None and round_num == crash_after_round:
+            os.kill(os.getpid(), signal.SIGKILL)
+    bar.close()
+
+    model = finalize_global_model(builder(), process.get_model_weights(state), data, config)
+    public = evaluate_faces(model, *data.public_test, data.class_names)
+    private = evaluate_faces(model, *data.private_test, data.class_names)
+    model.save(workdir / "face_model.keras")
+    np.savez(workdir / "face_model_weights.npz", *model.get_weights())
+    workdir_io.write_confusion(workdir, "confusion_private_test", private["confusion_matrix"],
+                               data.class_names, "federated CNN, private test")
+    workdir_io.plot_learning_curve(workdir / "learning_curve.png", rows,
+                                   ["train_loss", "train_accuracy", "public_test_accuracy"],
+                                   "FedAvg face CNN")
+    p = config.personalization
+    personalised = personalise(builder, model.get_weights(), data.clients, data.clients_val,
+                               steps=p.steps, learning_rate=p.learning_rate,
+                               batch_size=t.batch_size, seed=config.seed,
+                               class_names=data.class_names)
+    round_times = [r["round_seconds"] for r in rows]
+    results = {
+        "rounds": t.rounds,
+        "public_test": public,
+        "private_test": private,
+        "personalization": personalised,
+        "round_time_median_s": float(np.median(round_times)),
+        "rows": rows,
+        "data": data.description,
+        "num_parameters": int(model.count_params()),
+    }
+    workdir_io.write_json(workdir / "results.json", results)
+    log(f"federated face CNN: public_test={public['accuracy']:.4f} "
+        f"private_test={private['accuracy']:.4f} -> {workdir}")
+    return results
