@@ -20,6 +20,23 @@ INPUT_SPEC = (
 )
 
 
+def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: Any = INPUT_SPEC,
+                   loss_builder: Callable[[], tf.keras.losses.Loss] | None = None
+                   ) -> Callable[[], Any]:
+    """A TFF `model_fn` wrapping fresh `model_builder()` Keras models (accuracy for classifiers)."""
+    tff = import_tff()
+    if loss_builder is None:
+        loss_builder = tf.keras.losses.SparseCategoricalCrossentropy
+    classification = loss_builder is tf.keras.losses.SparseCategoricalCrossentropy
+
+    def model_fn():  # noqa: ANN202
+        return tff.learning.models.from_keras_model(
+            model_builder(), loss=loss_builder(), input_spec=input_spec,
+            metrics=[tf.keras.metrics.SparseCategoricalAccuracy()] if classification else [])
+
+    return model_fn
+
+
 def build_face_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimizer: Any,
                        server_optimizer: Any, model_aggregator: Any = None,
                        weighted: bool = True, input_spec: Any = INPUT_SPEC,
@@ -31,18 +48,7 @@ def build_face_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_op
     the face classifier's (`float32[B,48,48,1]`, `int32[B]`, sparse cross-entropy).
     """
     tff = import_tff()
-    if loss_builder is None:
-        loss_builder = tf.keras.losses.SparseCategoricalCrossentropy
-    classification = loss_builder is tf.keras.losses.SparseCategoricalCrossentropy
-
-    def model_fn():  # noqa: ANN202
-        return tff.learning.models.from_keras_model(
-            model_builder(),
-            loss=loss_builder(),
-            input_spec=input_spec,
-            metrics=[tf.keras.metrics.SparseCategoricalAccuracy()] if classification else [],
-        )
-
+    model_fn = keras_model_fn(model_builder, input_spec=input_spec, loss_builder=loss_builder)
     if weighted:
         return tff.learning.algorithms.build_weighted_fed_avg(
             model_fn, client_optimizer_fn=client_optimizer, server_optimizer_fn=server_optimizer,
