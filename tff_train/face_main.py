@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
@@ -32,7 +32,7 @@ def main(argv: Sequence[str]) -> None:
     import_tff()
     try:
         run_face_training(_CONFIG.value, _WORKDIR.value, resume=_RESUME.value,
-                          crash_after_round=_CRASH_AFTER_ROUND.value)
+                          crash_after_round=_CRASH_AFTER_ROUND.value, log=logging.info)
     finally:
         shutdown_tff_workers()
 

@@ -68,6 +68,8 @@ def build_face_cnn(
         x = tf.keras.layers.ReLU(name="fc_relu")(x)
     if dropout:
         x = tf.keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    logits = tf.keras.layers.Dense(num_classes, name="logits")(x)
+    logits = tf.keras.layers.Dense(
+        num_classes, kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + 1),
+        name="logits")(x)
     probs = tf.keras.layers.Softmax(name="probs")(logits)
     return tf.keras.Model(inputs, probs, name=f"face_cnn_w{width}_d{depth}")

@@ -1,0 +1,113 @@
+"""End-to-end face FedAvg on the synthetic cohort: learning, outputs, crash + resume, bad config."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from configs import face_smoke
+from tff_train.face_trainer import run_face_training
+
+
+def _smoke(rounds: int = 2):
+    config = face_smoke.get_config()
+    config.train.rounds = rounds
+    return config
+
+
+@pytest.mark.slow
+def test_two_rounds_lower_the_loss_and_write_every_output(tmp_path):
+    results = run_face_training(_smoke(), tmp_path, log=lambda _: None)
+    rows = results["rows"]
+    assert [r["round"] for r in rows] == [1, 2]
+    assert rows[1]["train_loss"] < rows[0]["train_loss"]
+    for name in ("config.json", "metrics.csv", "results.json", "face_model.keras",
+                 "learning_curve.png", "confusion_private_test.csv",
+                 "confusion_private_test.png"):
+        assert (tmp_path / name).is_file(), name
+    assert any((tmp_path / "tb").iterdir())
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["rounds"] == 2
+    p = results["personalization"]
+    assert 0 <= p["personalised_worst_accuracy"] <= p["personalised_mean_accuracy"] <= 1
+
+
+def _run_main(workdir, *extra: str) -> tuple[int, str]:
+    """Runs face_main in its own session; returns (returncode, stderr tail).
+
+    A SIGKILLed driver cannot stop its TFF worker, which then keeps any inherited pipe open:
+    output goes to a file, and the whole session (driver + orphaned worker) is killed after.
+    """
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-m", "tff_train.face_main", "--config=configs/face_smoke.py",
+            f"--workdir={workdir}", "--config.train.rounds=3", "--config.personalization.steps=0",
+            *extra]
+    log = workdir.parent / f"{workdir.name}-{len(extra)}.log"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=f, env=env,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=600)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    return code, log.read_text()[-2000:]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
+    code, err = _run_main(tmp_path / "crashed", "--crash_after_round=2")
+    assert code == -signal.SIGKILL, err
+    assert not (tmp_path / "crashed" / "results.json").exists()
+    code, err = _run_main(tmp_path / "crashed", "--resume")
+    assert code == 0, err
+    assert "resumed from round 2" in err
+    code, err = _run_main(tmp_path / "straight")
+    assert code == 0, err
+
+    def weights(run: str) -> list[np.ndarray]:
+        with np.load(tmp_path / run / "face_model_weights.npz") as data:
+            return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+
+    for a, b in zip(weights("crashed"), weights("straight"), strict=True):
+        np.testing.assert_array_equal(a, b)
+    rows = [json.loads(line) for line in [(tmp_path / "crashed" / "results.json").read_text()]]
+    assert [r["round"] for r in rows[0]["rows"]] == [1, 2, 3]
+
+
+def test_existing_checkpoints_need_resume(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "round_000001.npz").write_bytes(b"x")
+    with pytest.raises(ValueError, match="already holds checkpoints: pass --resume"):
+        run_face_training(_smoke(), tmp_path)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("train.clients_per_round", 9, r"config.train.clients_per_round must be in \[1, num_clients=4\]"),
+    ("train.rounds", 0, "config.train.rounds must be >= 1; got 0"),
+    ("data.source", "imagenet", "config.data.source must be one of"),
+    ("train.client_optimizer", "rmsprop", "config.train.client_optimizer must be one of"),
+])
+def test_bad_config_fails_before_training(tmp_path, key, value, message):
+    config = _smoke()
+    section, name = key.split(".")
+    config[section][name] = value
+    with pytest.raises(ValueError, match=message):
+        run_face_training(config, tmp_path)
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_missing_data_path_names_the_key(tmp_path):
+    from configs import face_fer2013
+
+    config = face_fer2013.get_config()
+    config.data.data_root = str(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="config.data.data_root must be .*FER2013 data path is "
+                                         "missing"):
+        run_face_training(config, tmp_path / "run")
