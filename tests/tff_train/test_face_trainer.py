@@ -89,7 +89,8 @@ def test_existing_checkpoints_need_resume(tmp_path):
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("train.clients_per_round", 9, r"config.train.clients_per_round must be in \[1, num_clients=4\]"),
+    ("train.clients_per_round", 9,
+     r"config.train.clients_per_round must be in \[1, num_clients=4\]"),
     ("train.rounds", 0, "config.train.rounds must be >= 1; got 0"),
     ("data.source", "imagenet", "config.data.source must be one of"),
     ("train.client_optimizer", "rmsprop", "config.train.client_optimizer must be one of"),
