@@ -1,0 +1,461 @@
+"""The head unit's real-time loop: events -> face and physio paths -> fusion -> JSON lines.
+
+`RealtimeLoop.handle(event)` routes one `tflite_edge.sources.Event`:
+  * "frame": dropped when real-time replay runs more than `max_frame_lag_s` late; else
+    detection (skipped for 48x48 crops) -> `FacePipeline` -> a face reading.
+  * "frame_error": the face modality is marked missing at that time.
+  * "samples" / "features": pushed into `PhysioStream`; when a window is due, features ->
+    physio model -> a physio reading.
+Each new reading (or newly missing modality) triggers one fusion step
+(`fusion.FusionEngine.update` at the event time; the engine's `max_age_s` turns old readings
+"stale") and one JSON line: `t`, `trigger`, per-modality `{t, probs, driver_state, quality}` or
+`{t, missing}`, `fused` `{label, probs, used, excluded}` and the stage latencies in ms.
+Bad input never stops the loop: NaN/inf/out-of-range samples, gaps, silent sensors, frames of
+the wrong shape/dtype, undecodable files and camera read failures become `Incident`s (logged,
+rate-limited, counted in the summary) and the affected modality is marked missing.
+`summary()` reports per-stage p50/p95/p99, throughput, peak RSS and the incident counts.
+`run_harness` is the library entry point: verified bundle + source -> summary.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import importlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from tflite_edge.bundle import load_bundle
+from tflite_edge.face_detection import DetectorConfig, FaceDetector, check_frame, is_face_crop
+from tflite_edge.face_pipeline import FacePipeline
+from tflite_edge.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
+from tflite_edge.physio_stream import PhysioStream
+from tflite_edge.sources import (
+    CORRUPT_FRAME,
+    FEATURES,
+    FRAME,
+    FRAME_ERROR,
+    FRAME_READ_FAILURE,
+    SAMPLES,
+    Event,
+    FrameError,
+    Incident,
+    Pacer,
+    SampleChunk,
+)
+
+logger = logging.getLogger(__name__)
+
+FACE, PHYSIO = "face", "physio"
+STAGES = ("detect", "face_preprocess", "face_model", "face_postprocess", "physio_features",
+          "physio_model", "fusion")
+_DECIMALS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """Frame dropping under real-time replay, incident bookkeeping and logging."""
+
+    max_frame_lag_s: float = 0.5  # real time: frames later than this are dropped
+    incidents_kept: int = 100  # the first ones are kept verbatim in the summary
+    log_first: int = 5  # per incident kind: log the first ones, then every `log_every`-th
+    log_every: int = 100
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.max_frame_lag_s) and self.max_frame_lag_s > 0):
+            raise ValueError(f"LoopConfig.max_frame_lag_s must be a finite number > 0; "
+                             f"got {self.max_frame_lag_s!r}")
+        for name in ("incidents_kept", "log_first", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (
+                    1 if name == "log_every" else 0):
+                raise ValueError(f"LoopConfig.{name} must be a non-negative int "
+                                 f"({'>= 1' if name == 'log_every' else '>= 0'}); got {value!r}")
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process in MiB: `getrusage` (KiB on Linux, bytes on
+    macOS), else psutil's peak working set (Windows) or current RSS; None without either."""
+    try:
+        resource = importlib.import_module("resource")
+    except ImportError:
+        resource = None
+    if resource is not None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (2**20 if sys.platform == "darwin" else 2**10)
+    try:
+        psutil = importlib.import_module("psutil")
+    except ImportError:
+        return None
+    info = psutil.Process().memory_info()
+    return getattr(info, "peak_wset", info.rss) / 2**20
+
+
+def percentiles_ms(samples_ns: Iterable[int]) -> dict[str, float | int]:
+    """`{count, p50, p95, p99, max}` in ms of durations in ns (linear interpolation)."""
+    values = np.fromiter(samples_ns, dtype=np.float64) / 1e6
+    if values.size == 0:
+        return {"count": 0}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"count": int(values.size), "p50": round(float(p50), 4), "p95": round(float(p95), 4),
+            "p99": round(float(p99), 4), "max": round(float(values.max()), 4)}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return [round(float(v), _DECIMALS) for v in np.asarray(values).reshape(-1)]
+
+
+class RealtimeLoop:
+    """Routes events through the face and physio paths into fusion; see the module docstring."""
+
+    def __init__(
+        self,
+        fusion: FusionEngine,
+        *,
+        face: FacePipeline | None = None,
+        detector: FaceDetector | None = None,
+        physio: PhysioStream | None = None,
+        out: TextIO | None = None,
+        config: LoopConfig = LoopConfig(),
+    ) -> None:
+        if not isinstance(fusion, FusionEngine):
+            raise ValueError(f"fusion must be a FusionEngine; got {type(fusion).__name__}")
+        if not isinstance(config, LoopConfig):
+            raise ValueError(f"config must be a LoopConfig; got {type(config).__name__}")
+        self.fusion, self.face, self.physio, self.out, self.config = (
+            fusion, face, physio, out, config)
+        self.detector = detector if detector is not None else FaceDetector()
+        self.warnings = _config_warnings(fusion.config, physio)
+        for warning in self.warnings:
+            logger.warning("%s", warning)
+        self._readings: dict[str, ModalityReading] = {}
+        self._views: dict[str, dict[str, Any]] = {}
+        self._timings: dict[str, list[int]] = {stage: [] for stage in (*STAGES, "event")}
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._incident_counts: collections.Counter[str] = collections.Counter()
+        self._incidents: list[Incident] = []
+        self._labels: collections.Counter[str] = collections.Counter()
+        self._first_t: float | None = None
+        self._last_t: float | None = None
+        self._wall_start: float | None = None
+        self._wall_end: float | None = None
+        self._current: dict[str, float] = {}
+
+    # ---------------------------------------------------------------------- bookkeeping
+
+    def record(self, incident: Incident) -> None:
+        """Counts, keeps (the first `incidents_kept`) and logs (rate-limited) an incident."""
+        self._incident_counts[incident.kind] += 1
+        count = self._incident_counts[incident.kind]
+        if len(self._incidents) < self.config.incidents_kept:
+            self._incidents.append(incident)
+        if count <= self.config.log_first or count % self.config.log_every == 0:
+            logger.warning("t=%.3f s %s [%s] %s (#%d of this kind)", incident.timestamp_s,
+                           incident.kind, incident.source, incident.detail, count)
+
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter_ns()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter_ns() - start
+            self._timings[name].append(elapsed)
+            self._current[name] = elapsed / 1e6
+
+    def _missing(self, modality: str, t: float, reason: str) -> None:
+        self._readings[modality] = ModalityReading(modality, None, t)
+        self._views[modality] = {"t": t, "missing": reason}
+
+    # ---------------------------------------------------------------------------- events
+
+    def handle(self, event: Event, lateness_s: float = 0.0) -> dict[str, Any] | None:
+        """Processes one event; returns the JSON line written (None when nothing was fused)."""
+        wall_start = time.perf_counter()
+        start = time.perf_counter_ns()
+        self._current = {}
+        t = event.timestamp_s
+        if not (isinstance(t, int | float | np.integer | np.floating) and math.isfinite(t)) or (
+                self._last_t is not None and t < self._last_t):
+            self.record(Incident(self._last_t or 0.0, "bad_timestamp", "stream",
+                                 f"event {event.kind!r} at {t!r} is not finite or goes back in "
+                                 f"time (last {self._last_t})"))
+            return None
+        t = float(t)
+        if self._first_t is None:
+            self._first_t, self._wall_start = t, wall_start
+        self._last_t = t
+        self._counts[f"events.{event.kind}"] += 1
+        if event.kind == FRAME:
+            trigger = self._frame(t, event.payload, lateness_s)
+        elif event.kind == FRAME_ERROR:
+            trigger = self._frame_error(t, event.payload)
+        elif event.kind in (SAMPLES, FEATURES):
+            trigger = self._physio(t, event)
+        else:
+            self.record(Incident(t, "unknown_event", "stream",
+                                 f"unknown event kind {event.kind!r} ignored"))
+            trigger = None
+        line = self._fuse(t, trigger) if trigger is not None else None
+        self._timings["event"].append(time.perf_counter_ns() - start)
+        if line is not None:
+            line["latency_ms"] = {k: round(v, 4) for k, v in self._current.items()}
+            line["latency_ms"]["event"] = round((time.perf_counter_ns() - start) / 1e6, 4)
+            if self.out is not None:
+                self.out.write(json.dumps(line) + "\n")
+        self._wall_end = time.perf_counter()
+        return line
+
+    def _frame(self, t: float, frame: object, lateness_s: float) -> str | None:
+        self._counts["frames.received"] += 1
+        if lateness_s > self.config.max_frame_lag_s:
+            self._counts["frames.dropped"] += 1
+            self.record(Incident(t, "dropped_frame", FACE,
+                                 f"{lateness_s:.3f} s late (> {self.config.max_frame_lag_s} s)"))
+            return None
+        if self.face is None:
+            return None
+        try:
+            frame = check_frame(frame)
+            if is_face_crop(frame):
+                crop = self.detector.crop(frame)
+            else:
+                with self._stage("detect"):
+                    crop = self.detector.crop(frame)
+        except ValueError as err:
+            self._counts[f"frames.{CORRUPT_FRAME}"] += 1
+            self.record(Incident(t, CORRUPT_FRAME, FACE, str(err)))
+            self._missing(FACE, t, CORRUPT_FRAME)
+            return FACE
+        except (ImportError, FileNotFoundError) as err:
+            self.record(Incident(t, "detector_unavailable", FACE, str(err)))
+            self._missing(FACE, t, "detector_unavailable")
+            return FACE
+        if crop is None:
+            self._counts["frames.no_face"] += 1
+            self.record(Incident(t, "no_face", FACE, "no face found in the frame"))
+            self._missing(FACE, t, "no_face")
+            return FACE
+        try:
+            with self._stage("face_preprocess"):
+                model_input = self.face.preprocess(crop)
+            with self._stage("face_model"):
+                raw = self.face.infer(model_input)
+            with self._stage("face_postprocess"):
+                prediction = self.face.postprocess(raw)
+        except ValueError as err:
+            self.record(Incident(t, "face_model_error", FACE, str(err)))
+            self._missing(FACE, t, "face_model_error")
+            return FACE
+        self._counts["frames.processed"] += 1
+        self._readings[FACE] = ModalityReading(FACE, prediction.driver_state, t, 1.0)
+        self._views[FACE] = {"t": t, "probs": _floats(prediction.probs),
+                             "driver_state": _floats(prediction.driver_state)}
+        return FACE
+
+    def _frame_error(self, t: float, payload: object) -> str:
+        if isinstance(payload, FrameError):
+            reason, detail = payload.reason, payload.detail
+        else:
+            reason, detail = "frame_error", str(payload)
+        self._counts[f"frames.{reason}"] += 1
+        self.record(Incident(t, reason, FACE, detail))
+        self._missing(FACE, t, reason)
+        return FACE
+
+    def _physio(self, t: float, event: Event) -> str | None:
+        if self.physio is None:
+            if self._counts["physio.ignored"] == 0:
+                self.record(Incident(t, "no_physio_model", PHYSIO,
+                                     "the bundle has no physio model; physio input is ignored"))
+            self._counts["physio.ignored"] += 1
+            return None
+        try:
+            if event.kind == SAMPLES:
+                chunk = event.payload
+                if not isinstance(chunk, SampleChunk):
+                    raise ValueError(f"samples payload must be a SampleChunk; got "
+                                     f"{type(chunk).__name__}")
+                self._counts["physio.packets"] += 1
+                self._counts["physio.samples"] += int(np.size(chunk.values))
+                incidents = self.physio.push(chunk.signal, chunk.values, chunk.rate_hz,
+                                             chunk.timestamps_s)
+            else:
+                self._counts["physio.feature_vectors"] += 1
+                incidents = self.physio.push_features(event.payload, t)
+        except (ValueError, TypeError) as err:
+            self.record(Incident(t, "bad_physio_event", PHYSIO, str(err)))
+            return None
+        for incident in incidents:
+            self.record(incident)
+        if not self.physio.due(t):
+            return None
+        self._counts["physio.windows"] += 1
+        try:
+            with self._stage("physio_features"):
+                features, incidents = self.physio.compute_features(t)
+            for incident in incidents:
+                self.record(incident)
+            with self._stage("physio_model"):
+                prediction = self.physio.predict(features)
+        except ValueError as err:
+            self.record(Incident(t, "physio_model_error", PHYSIO, str(err)))
+            self._missing(PHYSIO, t, "physio_model_error")
+            return PHYSIO
+        if prediction is None:
+            self._counts["physio.empty_windows"] += 1
+            self.record(Incident(t, "physio_window_empty", PHYSIO,
+                                 "no finite feature in the window (sensors missing or invalid)"))
+            self._missing(PHYSIO, t, "no_valid_features")
+            return PHYSIO
+        self._counts["physio.predictions"] += 1
+        self._readings[PHYSIO] = ModalityReading(PHYSIO, prediction.driver_state, t,
+                                                 prediction.quality)
+        self._views[PHYSIO] = {"t": t, "probs": _floats(prediction.probs),
+                               "driver_state": _floats(prediction.driver_state),
+                               "quality": round(prediction.quality, _DECIMALS)}
+        return PHYSIO
+
+    def _fuse(self, t: float, trigger: str) -> dict[str, Any]:
+        modalities = self.fusion.config.modalities
+        readings = [self._readings[m] for m in modalities if m in self._readings]
+        with self._stage("fusion"):
+            result: FusionResult = self.fusion.update(readings, t)
+        self._labels[result.label] += 1
+        fused = {"label": result.label,
+                 "probs": None if result.probs is None else _floats(result.probs),
+                 "used": list(result.used), "excluded": dict(result.excluded)}
+        line: dict[str, Any] = {"t": round(t, _DECIMALS), "trigger": trigger}
+        for modality in modalities:
+            line[modality] = self._views.get(modality)
+        line["fused"] = fused
+        return line
+
+    # --------------------------------------------------------------------------- summary
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, per-stage latency percentiles, throughput, peak RSS and incidents."""
+        counts = self._counts
+        wall_s = (self._wall_end - self._wall_start) if (
+            self._wall_start is not None and self._wall_end is not None) else 0.0
+        stream_s = (self._last_t - self._first_t) if self._first_t is not None else 0.0
+        events = sum(v for k, v in counts.items() if k.startswith("events."))
+        lines = sum(self._labels.values())
+
+        def rate(n: int) -> float | None:
+            return round(n / wall_s, 3) if wall_s > 0 else None
+
+        return {
+            "events": {"total": events, "by_kind": {k.split(".", 1)[1]: v for k, v in
+                                                    sorted(counts.items())
+                                                    if k.startswith("events.")}},
+            "frames": {"received": counts["frames.received"],
+                       "processed": counts["frames.processed"],
+                       "dropped": counts["frames.dropped"],
+                       "corrupt": counts[f"frames.{CORRUPT_FRAME}"],
+                       "read_failures": counts[f"frames.{FRAME_READ_FAILURE}"],
+                       "no_face": counts["frames.no_face"]},
+            "physio": {k: counts[f"physio.{k}"] for k in (
+                "packets", "samples", "feature_vectors", "windows", "predictions",
+                "empty_windows", "ignored")},
+            "fused": {"lines": lines, "labels": dict(sorted(self._labels.items()))},
+            "latency_ms": {stage: percentiles_ms(v) for stage, v in self._timings.items()},
+            "throughput": {"wall_s": round(wall_s, 4), "stream_s": round(stream_s, 4),
+                           "events_per_s": rate(events),
+                           "frames_per_s": rate(counts["frames.processed"]),
+                           "lines_per_s": rate(lines),
+                           "stream_to_wall": round(stream_s / wall_s, 3) if wall_s > 0 else None},
+            "peak_rss_mb": _round(peak_rss_mb(), 2),
+            "incidents": {"counts": dict(sorted(self._incident_counts.items())),
+                          "first": [i._asdict() for i in self._incidents]},
+            "warnings": list(self.warnings),
+        }
+
+
+def _config_warnings(config: FusionConfig, physio: PhysioStream | None) -> list[str]:
+    spec = physio.spec if physio is not None else None
+    if spec is not None and spec.config is not None and spec.config.stride_s > config.max_age_s:
+        return [f"fusion max_age_s {config.max_age_s:g} s < physio stride_s "
+                f"{spec.config.stride_s:g} s: the physio reading goes stale between windows"]
+    return []
+
+
+def run_loop(
+    events: Iterable[Event],
+    loop: RealtimeLoop,
+    *,
+    realtime: bool = False,
+    max_events: int | None = None,
+    pacer: Pacer | None = None,
+) -> dict[str, Any]:
+    """Feeds `events` to `loop` (real-time paced or as fast as possible); returns its summary."""
+    if max_events is not None and (isinstance(max_events, bool) or not isinstance(
+            max_events, int) or max_events < 0):
+        raise ValueError(f"max_events must be an int >= 0 or None; got {max_events!r}")
+    pacer = pacer if pacer is not None else Pacer(realtime)
+    for i, event in enumerate(events):
+        if max_events is not None and i >= max_events:
+            break
+        loop.handle(event, pacer.wait(event.timestamp_s))
+    summary = loop.summary()
+    summary["realtime"] = pacer.realtime
+    return summary
+
+
+def run_harness(
+    bundle_dir: str | os.PathLike,
+    source: Iterable[Event],
+    *,
+    realtime: bool = False,
+    out_lines: str | os.PathLike | TextIO | None = None,
+    max_events: int | None = None,
+    delegate_path: str | None = None,
+    face_variant: str | None = None,
+    num_threads: int = 1,
+    detector_config: DetectorConfig | None = None,
+    loop_config: LoopConfig = LoopConfig(),
+) -> dict[str, Any]:
+    """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
+
+    `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
+    verification raises ValueError; a delegate that cannot be loaded FileNotFoundError.
+    """
+    bundle = load_bundle(bundle_dir)
+    face = FacePipeline.from_bundle(bundle, variant=face_variant, delegate_path=delegate_path,
+                                    num_threads=num_threads)
+    physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads)
+              if "physio" in bundle.models else None)
+    engine = FusionEngine(FusionConfig.from_json(bundle.fusion_json))
+    detector = FaceDetector(detector_config) if detector_config else FaceDetector()
+    with contextlib.ExitStack() as stack:
+        out = out_lines
+        if isinstance(out_lines, str | os.PathLike):
+            path = Path(out_lines)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context(open(path, "w", encoding="utf-8"))
+        loop = RealtimeLoop(engine, face=face, detector=detector, physio=physio, out=out,
+                            config=loop_config)
+        summary = run_loop(source, loop, realtime=realtime, max_events=max_events)
+    summary["bundle"] = {
+        "directory": str(bundle.directory),
+        "face_model": face.model.source,
+        "physio_model": None if physio is None or physio.model is None
+        else physio.model.source,
+        "delegate": delegate_path,
+        "created_utc": bundle.manifest.get("created", {}).get("utc"),
+    }
+    return summary
