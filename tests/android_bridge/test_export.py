@@ -1,0 +1,179 @@
+"""Android asset export and golden vectors, checked against the Python edge they record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from android_bridge.assets import ASSET_DIR, GOLDEN_NAME, export_assets
+from android_bridge.golden_fusion import exclusion_kind
+from converters.bundle import write_bundle
+from tests.android_bridge.conftest import BLUR_SIGMA, FUSION_CONFIG, PHYSIO_CONFIG
+from tflite_edge.bundle import load_bundle, verify_bundle
+from tflite_edge.face_pipeline import FacePipeline
+from tflite_edge.face_preprocessing import gaussian_kernel
+from tflite_edge.fusion import FusionConfig, FusionEngine, ModalityReading, fuse
+from tflite_edge.physio_features import Signal, extract_window
+from tflite_edge.physio_stream import PhysioSpec, PhysioStream
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def golden(exported_assets: Path) -> dict:
+    return json.loads((exported_assets / GOLDEN_NAME).read_text())
+
+
+def _reading(data: dict) -> ModalityReading:
+    probs = None if data["probs"] is None else np.array(data["probs"])
+    return ModalityReading(data["modality"], probs, data["timestamp_s"], data["quality"])
+
+
+def test_assets_are_a_verified_bundle_with_extras(exported_assets, tiny_bundle):
+    manifest = verify_bundle(exported_assets)
+    assert sorted(manifest["files"]) == [
+        "face_float32.tflite", "face_int8.tflite", "features.json", "fusion.json",
+        "golden.json", "labels_driver_state3.txt", "labels_fer7.txt", "labels_wesad3.txt",
+        "physio.tflite", "preprocessing.json"]
+    assert manifest["created"]["exporter"] == "android_bridge.export_main"
+    for name in ("face_int8.tflite", "physio.tflite", "labels_fer7.txt"):
+        assert (exported_assets / name).read_bytes() == (tiny_bundle / name).read_bytes()
+    assets = load_bundle(exported_assets)
+    assert FusionConfig.from_json(assets.fusion_json) == FUSION_CONFIG
+    assert PhysioSpec.from_json_dict(assets.features) == PhysioSpec.raw_signals(PHYSIO_CONFIG)
+    face = assets.preprocessing["face"]
+    assert face["eval_blur_sigma"] == BLUR_SIGMA
+    assert face["blur_kernel"] == gaussian_kernel(BLUR_SIGMA).tolist()
+    assert assets.preprocessing["models"] == load_bundle(tiny_bundle).preprocessing["models"]
+
+
+def test_python_edge_on_the_assets_reproduces_the_golden_face_outputs(exported_assets, golden):
+    pipeline = FacePipeline.from_bundle(load_bundle(exported_assets), variant="int8")
+    assert pipeline.blur_sigma == BLUR_SIGMA  # read back from the exported preprocessing.json
+    labels, sums = set(), set()
+    for case in golden["face"]["cases"]:
+        record = case["models"]["face_int8.tflite"]
+        crop = np.array(case["pixels"], dtype=np.uint8).reshape(48, 48)
+        model_input = pipeline.preprocess(crop)
+        assert model_input.ravel().tolist() == record["quantized_input"]
+        assert pipeline.infer(model_input).ravel().tolist() == record["raw_output"]
+        prediction = pipeline.predict(crop)
+        np.testing.assert_array_equal(prediction.probs, record["probs"])
+        np.testing.assert_array_equal(prediction.driver_state, record["driver_state"])
+        sums.add(sum(record["dequantized"]))
+        labels.add(record["label_index"])
+    assert len(golden["face"]["cases"]) == 5
+    assert len(labels) > 1, "face outputs should differ between crops"
+    assert sums != {1.0}, "int8 softmax sums should drift from 1 (renormalisation is tested)"
+
+
+def test_golden_physio_windows_and_model_outputs_recompute(exported_assets, golden):
+    cases = golden["physio"]["cases"]
+    assert len(cases) >= 12
+    for case in cases:
+        config = PhysioSpec.from_json_dict({"mode": "raw_signals", "config": case["config"],
+                                            "feature_names": case["feature_names"]}).config
+        signals = {k: None if s is None else Signal(np.array(s["values"]), s["rate_hz"])
+                   for k, s in case["signals"].items()}
+        np.testing.assert_array_equal(extract_window(signals, config),
+                                      np.array(case["features"], dtype=np.float32),
+                                      err_msg=case["name"])
+    assert {"no_signals", "synthetic_ecg_auto_with_gaps", "bvp_resp_inf_no_eda"} <= {
+        c["name"] for c in cases}
+    stream = PhysioStream.from_bundle(load_bundle(exported_assets))
+    model_cases = golden["models"]["physio"]["cases"]
+    assert model_cases[-1]["prediction"] is None  # all-NaN row: the modality is missing
+    qualities = set()
+    for record in model_cases:
+        prediction = stream.predict(np.array(record["features"], dtype=np.float32))
+        if record["prediction"] is None:
+            assert prediction is None
+            continue
+        np.testing.assert_array_equal(prediction.probs, record["prediction"]["probs"])
+        assert prediction.quality == record["prediction"]["quality"]
+        qualities.add(prediction.quality)
+    assert len(qualities) > 1  # windows with missing channels give lower quality
+
+
+def test_golden_fusion_cases_replay_in_python(golden):
+    cases = golden["fusion"]["cases"]
+    strategies = {c["name"].split("/")[0] for c in cases}
+    assert strategies == {"bundle", "confidence_max_prob", "confidence_entropy", "majority_vote",
+                          "product_of_experts", "learned_scalar", "learned_per_class"}
+    kinds = set()
+    for case in cases:
+        result = fuse([_reading(r) for r in case["readings"]], case["now_s"],
+                      FusionConfig.from_json(case["config_json"]))
+        assert result.label == case["expected"]["label"], case["name"]
+        kinds |= {e["kind"] for e in case["expected"]["excluded"]}
+    assert kinds == {"missing", "nan_probs", "no_reading", "non_finite_timestamp",
+                     "future_timestamp", "stale", "low_quality", "zero_mass"}
+    labels = set()
+    for sequence in golden["fusion"]["sequences"]:
+        engine = FusionEngine(FusionConfig.from_json(sequence["config_json"]))
+        for step in sequence["steps"]:
+            result = engine.update([_reading(r) for r in step["readings"]], step["now_s"])
+            assert result.label == step["expected"]["label"]
+            labels.add(result.label)
+    assert labels == {"neutral", "positive", "negative", "unknown"}
+
+
+def test_exclusion_kind_rejects_unknown_reasons():
+    assert exclusion_kind("stale (age 3 s > max_age_s 2 s)") == "stale"
+    with pytest.raises(ValueError, match="reason 'sleepy' has no known kind"):
+        exclusion_kind("sleepy")
+
+
+def test_export_refuses_bad_inputs(tiny_bundle, tmp_path):
+    with pytest.raises(ValueError, match="face_blur_sigma must be a finite number >= 0; got -1"):
+        export_assets(tiny_bundle, tmp_path / "a", face_blur_sigma=-1.0, golden=False)
+    with pytest.raises(ValueError, match="needs a 48-px border"):
+        export_assets(tiny_bundle, tmp_path / "a", face_blur_sigma=16.0, golden=False)
+    (tmp_path / "b" / ASSET_DIR).mkdir(parents=True)
+    with pytest.raises(ValueError, match="out_dir already holds"):
+        export_assets(tiny_bundle, tmp_path / "b", face_blur_sigma=1.0, golden=False)
+    with pytest.raises(ValueError, match="holds no manifest.json; refusing"):
+        export_assets(tiny_bundle, tmp_path / "b", face_blur_sigma=1.0, golden=False,
+                      overwrite=True)
+    tampered = tmp_path / "tampered"
+    shutil.copytree(tiny_bundle, tampered)
+    (tampered / "physio.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 other")
+    with pytest.raises(ValueError, match="file 'physio.tflite' was altered"):
+        export_assets(tampered, tmp_path / "c", face_blur_sigma=1.0)
+
+
+def test_precomputed_features_bundle_without_sigma(tiny_bundle, tmp_path):
+    """A WESAD-style bundle (precomputed features) and no eval_blur_sigma: blur off (0)."""
+    source = load_bundle(tiny_bundle)
+    names = [f"wesad_{i}" for i in range(len(PhysioSpec.raw_signals(PHYSIO_CONFIG).feature_names))]
+    write_bundle(tmp_path / "bundle",
+                 face_models={"int8": source.models["face_int8"].read_bytes()},
+                 physio_model=source.models["physio"].read_bytes(), fusion_config=FUSION_CONFIG,
+                 features={"mode": "precomputed", "feature_names": names, "source": "wesad"})
+    export_assets(tmp_path / "bundle", tmp_path / "out")
+    assets = load_bundle(tmp_path / "out" / ASSET_DIR)
+    assert assets.preprocessing["face"]["eval_blur_sigma"] == 0.0
+    assert assets.preprocessing["face"]["blur_kernel"] == [1.0]
+    golden = json.loads((tmp_path / "out" / ASSET_DIR / GOLDEN_NAME).read_text())
+    case = golden["face"]["cases"][0]
+    assert case["blurred"] == case["pixels"]
+    assert len(golden["models"]["physio"]["cases"]) == 5  # 4 hand-made rows + the all-NaN row
+
+
+def test_export_main_cli_overwrites_without_golden(tiny_bundle, tmp_path):
+    args = [sys.executable, "-m", "android_bridge.export_main", f"--bundle={tiny_bundle}",
+            f"--out={tmp_path}", "--face_blur_sigma=2.0", "--nogolden"]
+    first = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run([*args, "--overwrite"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["assets"].endswith(ASSET_DIR) and "golden.json" not in summary["files"]
+    assert load_bundle(tmp_path / ASSET_DIR).preprocessing["face"]["eval_blur_sigma"] == 2.0
