@@ -110,3 +110,14 @@ def test_existing_directories_are_protected(tmp_path, models):
     with pytest.raises(ValueError, match="exists but is not a bundle; refusing to overwrite"):
         _write(tmp_path / "data", models, overwrite=True)
     assert json.loads((tmp_path / "bundle" / "manifest.json").read_text())["schema_version"] == 1
+
+
+def test_face_blur_sigma_reaches_the_edge_pipeline(tmp_path, models):
+    from tflite_edge.bundle import load_bundle
+    from tflite_edge.face_pipeline import blur_sigma_from_preprocessing
+
+    _write(tmp_path / "b", models, face_blur_sigma=2.5)
+    bundle = load_bundle(tmp_path / "b")
+    assert blur_sigma_from_preprocessing(bundle.preprocessing) == 2.5
+    with pytest.raises(ValueError, match="face_blur_sigma must be a number in"):
+        _write(tmp_path / "c", models, face_blur_sigma=-1.0)
