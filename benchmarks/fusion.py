@@ -1,0 +1,182 @@
+"""Fusion benchmark, label-paired protocol: FER2013 faces paired with WESAD windows.
+
+`python -m benchmarks.fusion --data_root=../shared/data --face_model=DIR/face_model.keras
+ --out=FILE.json`
+
+Protocol (no test rows in training or model selection):
+- Face: the federated FER2013 CNN (int8 TFLite, run under tflite-runtime) on PrivateTest faces
+  (blur-matched, sigma from the face run's config); FER7 probabilities → driver state.
+- Physiology: a federated random forest (TFF, one client per WESAD subject) trained on subjects
+  S2-S11, probabilities for windows of held-out subjects S15-S17; WESAD3 → driver state.
+- Pairing: every PrivateTest face is paired with a random held-out WESAD window that carries the
+  same fused label (neutral/positive/negative), with a fixed seed.
+- Learned fusion weights are fitted on validation pairs built the same way from PublicTest faces
+  and the windows of validation subjects S13-S14.
+- Dropout: for 25/50/100% of the pairs one modality is missing (face or physio); fusion must then
+  fall back to the other, never guess.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from benchmarks.common import emit, provenance
+from converters.face_to_tflite import convert_face_model
+from emodata.fer2013 import load_fer2013
+from emodata.label_spaces import DRIVER_STATE3, map_labels
+from emodata.partitioning import group_partition
+from emodata.wesad import load_wesad_features
+from tff_train.face_datasets import fer2013_path
+from tff_train.federated_forest import ForestConfig, train_federated_forest
+from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tflite_edge.face_preprocessing import match_training_blur
+from tflite_edge.fusion import (
+    STRATEGIES,
+    FusionConfig,
+    ModalityReading,
+    fit_learned_weights,
+    fuse,
+    to_driver_state,
+)
+from tflite_edge.interpreter import TFLiteModel
+
+if __name__ == "__main__":
+    flags.DEFINE_string("data_root", "../shared/data", "Folder with fer2013/, wesad_features/.")
+    flags.DEFINE_string("face_model", "/tmp/fedmultiemo_face_fl/face_model.keras",
+                        "Trained Keras face model with config.json beside it.")
+    flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
+    flags.DEFINE_integer("seed", 0, "Pairing / dropout seed.")
+    flags.DEFINE_string("out", None, "Write the JSON result here too.")
+FLAGS = flags.FLAGS
+
+TRAIN_SUBJECTS = tuple(range(2, 12))
+VAL_SUBJECTS = (13, 14)
+TEST_SUBJECTS = (15, 16, 17)
+DROPOUT_FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def face_state_probs(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
+    """Driver-state probabilities `float64[N,3]` of `images: uint8[N,48,48]` (int8 TFLite)."""
+    model = TFLiteModel(model_bytes, num_threads=2)
+    probs = np.stack([model.predict(x[None, ..., None].astype(np.float32) / 255.0)[0]
+                      for x in images]).astype(np.float64)
+    probs = np.clip(probs, 0.0, None)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return to_driver_state(probs, "fer7")
+
+
+def physio_forest(data_root: str, seed: int) -> tuple[object, object]:
+    """Federated RF over the training subjects (one client each) and the WESAD data."""
+    wesad = load_wesad_features(Path(data_root) / "wesad_features")
+    train = np.isin(wesad.subject_ids, TRAIN_SUBJECTS)
+    parts = group_partition(wesad.subject_ids[train], val_fraction=0.2, seed=seed,
+                            contiguous_val=True)
+    x, y = wesad.features[train], wesad.labels[train]
+    clients = [(x[p.train_indices], y[p.train_indices], x[p.val_indices], y[p.val_indices])
+               for p in parts]
+    config = ForestConfig(num_classes=3, num_trees_per_client=20, max_depth=10, keep_top_n=100,
+                          seed=seed)
+    forest, _ = train_federated_forest(clients, config, feature_names=wesad.feature_names)
+    return forest, wesad
+
+
+def pair(face_labels: np.ndarray, window_labels: np.ndarray, rng: np.random.Generator
+         ) -> np.ndarray:
+    """For each face, the index of a random window with the same driver-state label."""
+    out = np.empty(len(face_labels), np.int64)
+    for state in range(DRIVER_STATE3.num_classes):
+        faces = np.flatnonzero(face_labels == state)
+        windows = np.flatnonzero(window_labels == state)
+        if len(windows) == 0:
+            raise ValueError(f"no WESAD window with driver state {DRIVER_STATE3.labels[state]!r}")
+        out[faces] = rng.choice(windows, len(faces))
+    return out
+
+
+def fused_accuracy(face: np.ndarray, physio: np.ndarray, labels: np.ndarray,
+                   config: FusionConfig) -> float:
+    """Accuracy of `fuse` over paired rows; a NaN row means that modality is missing."""
+    hits = 0
+    for f, p, y in zip(face, physio, labels, strict=True):
+        readings = [ModalityReading("face", None if np.isnan(f).any() else f, 0.0, 1.0),
+                    ModalityReading("physio", None if np.isnan(p).any() else p, 0.0, 1.0)]
+        result = fuse(readings, 0.0, config)
+        hits += int(result.label_index == y)
+    return hits / len(labels)
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    started = time.time()
+    import_tff()
+    rng = np.random.default_rng(FLAGS.seed)
+    face_dir = Path(FLAGS.face_model).parent
+    sigma = float(json.loads((face_dir / "config.json").read_text())["data"]["eval_blur_sigma"])
+    fer = load_fer2013(fer2013_path(FLAGS.data_root), cache_dir=FLAGS.cache_dir or None)
+    train = fer.split("train").images
+    calibration = train[rng.choice(len(train), 500, replace=False)][..., None] / 255.0
+    keras_model = tf.keras.models.load_model(FLAGS.face_model)
+    face_int8 = convert_face_model(keras_model, "int8", calibration_images=calibration.astype(
+        np.float32), num_calibration_samples=500)
+    try:
+        forest, wesad = physio_forest(FLAGS.data_root, FLAGS.seed)
+    finally:
+        shutdown_tff_workers()
+    physio_state = to_driver_state(forest.predict_proba(wesad.features).astype(np.float64),
+                                   "wesad3")
+    window_state = map_labels(wesad.labels, "wesad3", "driver_state3")
+
+    def split(face_split: str, subjects: tuple[int, ...]) -> dict:
+        faces = fer.split(face_split)
+        labels = map_labels(faces.labels, "fer7", "driver_state3")
+        windows = np.flatnonzero(np.isin(wesad.subject_ids, subjects))
+        idx = windows[pair(labels, window_state[windows], rng)]
+        return {"labels": labels, "face": face_state_probs(face_int8, match_training_blur(
+            faces.images, sigma)), "physio": physio_state[idx]}
+
+    val, test = split("public_test", VAL_SUBJECTS), split("private_test", TEST_SUBJECTS)
+    learned = fit_learned_weights({"face": val["face"], "physio": val["physio"]}, val["labels"])
+    configs = {s: FusionConfig(strategy=s, modality_label_spaces=(("face", "driver_state3"), (
+        "physio", "driver_state3")), learned_weights=learned if s == "learned_weights" else None)
+        for s in STRATEGIES}
+    y = test["labels"]
+    result = {
+        "provenance": provenance(),
+        "protocol": __doc__.split("Protocol")[1].strip(),
+        "pairs": int(len(y)),
+        "face_only": float((test["face"].argmax(1) == y).mean()),
+        "physio_only": float((test["physio"].argmax(1) == y).mean()),
+        "fused": {s: fused_accuracy(test["face"], test["physio"], y, c)
+                  for s, c in configs.items()},
+        "learned_weights": {"modalities": list(learned.modalities),
+                            "weights": np.asarray(learned.weights, dtype=float).tolist()},
+        "dropout": {},
+    }
+    for dropped in ("face", "physio"):
+        for fraction in DROPOUT_FRACTIONS:
+            mask = rng.random(len(y)) < fraction
+            face, physio = test["face"].copy(), test["physio"].copy()
+            (face if dropped == "face" else physio)[mask] = np.nan
+            # A single-modality classifier scores a missing reading as wrong.
+            singles = {name: float(((~np.isnan(p).any(1)) & (np.nan_to_num(p).argmax(1) == y))
+                                   .mean()) for name, p in (("face", face), ("physio", physio))}
+            fused = {s: fused_accuracy(face, physio, y, c) for s, c in configs.items()}
+            result["dropout"][f"{dropped}_{int(fraction * 100)}"] = {
+                "fused": fused, "face_only": singles["face"], "physio_only": singles["physio"],
+                "best_single_modality": max(singles.values()),
+                "never_below_best_single": {s: bool(a >= max(singles.values()) - 1e-12)
+                                            for s, a in fused.items()},
+            }
+    result["wall_time_s"] = time.time() - started
+    emit(result, FLAGS.out)
+
+
+if __name__ == "__main__":
+    app.run(main)
