@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import os
 import signal
+import time
 import types
 
 import psutil
@@ -37,24 +38,45 @@ def _worker_children(pid: int) -> list[psutil.Process]:
     return workers
 
 
+def _wait_until_dead(workers: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Polls until every worker has exited (zombie or gone); returns those still running.
+
+    Never reaps: TFF's own `Popen` object reaps its worker, and on its next computation it
+    signals the old pid and restarts a worker — which must not fail on a pid already reaped.
+    """
+    deadline = time.monotonic() + timeout_s
+    alive = workers
+    while True:
+        alive = [w for w in alive if _running(w)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _running(worker: psutil.Process) -> bool:
+    try:
+        return worker.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0) -> int:
     """Stops every `worker_binary` started by process `pid` (default: this one).
 
-    Sends SIGINT (what TFF itself sends), then SIGKILL to those still alive after `timeout_s`.
-    Returns the number of worker processes that were stopped. Safe to call repeatedly.
+    Sends SIGINT (what TFF itself sends), then SIGKILL to those still running after `timeout_s`.
+    Returns the number of worker processes that were stopped. Safe to call repeatedly, also in
+    the middle of a session: TFF starts a fresh worker for its next computation.
     """
     if timeout_s < 0:
         raise ValueError(f"timeout_s must be >= 0; got {timeout_s}")
-    workers = _worker_children(os.getpid() if pid is None else pid)
+    workers = [w for w in _worker_children(os.getpid() if pid is None else pid) if _running(w)]
     for worker in workers:
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.send_signal(signal.SIGINT)
-    _, alive = psutil.wait_procs(workers, timeout=timeout_s)
-    for worker in alive:
+    for worker in _wait_until_dead(workers, timeout_s):
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.kill()
-    if alive:
-        psutil.wait_procs(alive, timeout=timeout_s)
+    _wait_until_dead(workers, timeout_s)
     return len(workers)
 
 

@@ -84,3 +84,32 @@ def test_shutdown_is_idempotent():
 def test_shutdown_rejects_negative_timeout():
     with pytest.raises(ValueError, match="timeout_s must be >= 0; got -1"):
         tff_runtime.shutdown_tff_workers(timeout_s=-1)
+
+
+_STOP_MID_SESSION = textwrap.dedent(
+    """
+    from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+    tff = import_tff()
+    import tensorflow as tf
+
+    @tff.tensorflow.computation(tf.float32)
+    def add_one(x):
+        return x + 1.0
+
+    assert add_one(1.0) == 2.0
+    assert shutdown_tff_workers() == 1
+    assert add_one(2.0) == 3.0  # TFF starts a fresh worker
+    print("OK")
+    """
+)
+
+
+@pytest.mark.slow
+def test_stopping_mid_session_lets_tff_start_a_new_worker(tmp_path):
+    out = tmp_path / "mid.out"
+    with open(out, "w") as f:
+        result = subprocess.run([sys.executable, "-c", _STOP_MID_SESSION], stdout=f,
+                                stderr=subprocess.PIPE, text=True, timeout=240,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.read_text().strip().endswith("OK")
