@@ -1,0 +1,89 @@
+"""Federated decision forests on WESAD per-window features, leave-subjects-out.
+
+15 subjects = 15 clients; 5 folds of 3 held-out subjects; the 12 training subjects' per-subject
+validation splits (last 20% of each label block, after a 12-window gap) rank the federated trees
+and early-stop the centralised GBT. `--config=configs/physio_wesad.py:binary` is the stress vs
+non-stress task (one logit per boosting step, so twice the rounds for less work).
+Override any key from the command line, e.g. `--config.federated_rf.keep_top_n=40`.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+    """The WESAD protocol of the physio FL benchmark (also the base of the other physio configs).
+
+    variant: None / "" for 3 classes, "binary" for stress vs non-stress.
+    """
+    if variant not in (None, "", "binary"):
+        raise ValueError(f"variant must be None, '' or 'binary'; got {variant!r}")
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    # Comma-separated subset of tff_train.physio_trainer.MODELS.
+    config.models = "federated_rf,federated_gbt,centralised_rf,centralised_gbt,sklearn_rf"
+
+    config.data = ml_collections.ConfigDict()
+    config.data.task = "wesad3"  # wesad3 | wesad_binary | drivedb3 | synthetic
+    config.data.data_root = "../shared/data"  # <root>/wesad_features, <root>/drivedb
+    # Per-subject normalisation from the subject's own unlabelled windows: none | zscore | rank
+    # (see tff_train.physio_datasets.normalise_per_group for what it assumes).
+    config.data.normalisation = "none"
+    config.data.synthetic_drivers = 0  # synthetic task only
+    config.data.synthetic_episodes = 2
+    config.data.synthetic_segment_s = (60, 150)
+
+    # Shared edge extractor settings (drivedb and synthetic; WESAD features come precomputed).
+    config.features = ml_collections.ConfigDict()
+    config.features.window_s = 60.0
+    config.features.stride_s = 5.0
+
+    config.evaluation = ml_collections.ConfigDict()
+    config.evaluation.num_folds = 5  # leave-groups-out folds
+    config.evaluation.run_folds = 0  # 0 = all; k = only the first k folds (quick checks)
+    config.evaluation.val_fraction = 0.2
+    config.evaluation.val_gap_windows = 12  # training windows dropped before each val block
+
+    config.federated_rf = ml_collections.ConfigDict()
+    config.federated_rf.num_trees_per_client = 10
+    config.federated_rf.max_depth = 12
+    config.federated_rf.keep_top_n = 80
+    config.federated_rf.volume_exponent = 1.0
+    config.federated_rf.min_examples = 5
+    config.federated_rf.winner_take_all = False
+
+    config.federated_gbt = ml_collections.ConfigDict()
+    config.federated_gbt.rounds = 4  # cost: rounds x clients x K TF-DF fits per fold
+    config.federated_gbt.trees_per_round = 1
+    config.federated_gbt.max_depth = 4
+    config.federated_gbt.learning_rate = 0.5
+    config.federated_gbt.mode = "averaged"
+    config.federated_gbt.min_examples = 5
+    config.federated_gbt.l2_regularization = 1.0
+
+    config.centralised_rf = ml_collections.ConfigDict()
+    config.centralised_rf.num_trees = 100
+    config.centralised_rf.max_depth = 12
+    config.centralised_rf.min_examples = 5
+    config.centralised_rf.winner_take_all = False
+
+    config.centralised_gbt = ml_collections.ConfigDict()
+    config.centralised_gbt.num_trees = 100  # boosting iterations (K trees each)
+    config.centralised_gbt.max_depth = 5
+    config.centralised_gbt.min_examples = 5
+    config.centralised_gbt.shrinkage = 0.1
+
+    config.sklearn_rf = ml_collections.ConfigDict()
+    config.sklearn_rf.num_trees = 100
+    config.sklearn_rf.max_depth = 12
+    config.sklearn_rf.n_jobs = 1
+
+    config.output = ml_collections.ConfigDict()
+    config.output.final_models = True  # federated models on all groups -> <workdir>/<model>.npz
+    config.output.save_fold_models = False
+
+    if variant == "binary":
+        config.data.task = "wesad_binary"
+        config.federated_gbt.rounds = 8
+    return config
