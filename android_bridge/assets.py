@@ -28,20 +28,15 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from android_bridge.golden import golden_vectors
 from tflite_edge.bundle import (
-    BUNDLE_FORMAT,
     MANIFEST_NAME,
-    SCHEMA_VERSION,
     load_bundle,
-    sha256_file,
-    verify_bundle,
+    write_bundle_directory,
 )
 from tflite_edge.face_pipeline import BLUR_SIGMA_KEY, blur_sigma_from_preprocessing
 from tflite_edge.face_preprocessing import gaussian_kernel
@@ -117,31 +112,13 @@ def export_assets(
         files[GOLDEN_NAME] = _json_bytes(vectors, indent=None, allow_nan=True)
 
     source_manifest = bundle.directory / MANIFEST_NAME
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{ASSET_DIR}.", dir=target.parent))
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        manifest = {
-            "format": BUNDLE_FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            "created": {
-                "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "exporter": EXPORTER,
-                "source_bundle": {
-                    "manifest_sha256": hashlib.sha256(source_manifest.read_bytes()).hexdigest(),
-                    "created": bundle.manifest["created"]},
-            },
-            "contents": contents,
-            "files": {name: {"sha256": sha256_file(tmp / name), "size_bytes": len(data)}
-                      for name, data in sorted(files.items())},
-        }
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        verify_bundle(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest
+    return write_bundle_directory(
+        target, files, contents=contents,
+        created={
+            "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "exporter": EXPORTER,
+            "source_bundle": {
+                "manifest_sha256": hashlib.sha256(source_manifest.read_bytes()).hexdigest(),
+                "created": bundle.manifest["created"]},
+        },
+    )

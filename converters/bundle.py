@@ -15,9 +15,7 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,11 +23,8 @@ from typing import Any
 from converters.tflite_inspection import TensorInfo, inspect_tflite
 from emodata.label_spaces import DRIVER_STATE3, get_label_space
 from tflite_edge.bundle import (
-    BUNDLE_FORMAT,
     MANIFEST_NAME,
-    SCHEMA_VERSION,
-    sha256_file,
-    verify_bundle,
+    write_bundle_directory,
 )
 from tflite_edge.fusion import FusionConfig
 
@@ -158,35 +153,18 @@ def write_bundle(
     files["fusion.json"] = fusion_config.to_json().encode()
     files["features.json"] = (features_text + "\n").encode()
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        manifest = {
-            "format": BUNDLE_FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            "created": {
-                "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "tools": tool_versions(),
-                "git": git_commit(),
-            },
-            "contents": {
-                "models": {role: f"{role}.tflite" for role in models},
-                "labels": {role: f"labels_{space}.txt" for role, space in label_files.items()},
-                "preprocessing": "preprocessing.json",
-                "fusion": "fusion.json",
-                "features": "features.json",
-            },
-            "files": {name: {"sha256": sha256_file(tmp / name), "size_bytes": len(data)}
-                      for name, data in sorted(files.items())},
-        }
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        verify_bundle(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest
+    return write_bundle_directory(
+        out_dir, files,
+        contents={
+            "models": {role: f"{role}.tflite" for role in models},
+            "labels": {role: f"labels_{space}.txt" for role, space in label_files.items()},
+            "preprocessing": "preprocessing.json",
+            "fusion": "fusion.json",
+            "features": "features.json",
+        },
+        created={
+            "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tools": tool_versions(),
+            "git": git_commit(),
+        },
+    )

@@ -24,6 +24,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,35 @@ def load_bundle(directory: str | os.PathLike) -> Bundle:
         labels=labels, preprocessing=json.loads(text(contents["preprocessing"])),
         fusion_json=text(contents["fusion"]), features=json.loads(text(contents["features"])),
     )
+
+
+def write_bundle_directory(target: str | os.PathLike, files: dict[str, bytes],
+                           contents: dict[str, Any], created: dict[str, Any]) -> dict[str, Any]:
+    """Atomically writes `files` plus a manifest (sha256 and size of each) as directory `target`.
+
+    Files are written to a temporary sibling, verified with `verify_bundle`, then renamed over
+    `target` (an existing `target` is replaced). Returns the manifest.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "created": created,
+            "contents": contents,
+            "files": {name: {"sha256": sha256_file(tmp / name), "size_bytes": len(data)}
+                      for name, data in sorted(files.items())},
+        }
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        verify_bundle(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
