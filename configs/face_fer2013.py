@@ -50,6 +50,16 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.eval_every = 2  # PublicTest evaluation every k rounds
     config.train.bn_calibration_examples = 512  # per client, for BatchNorm statistics
 
+    config.train.dropout_fraction = 0.0  # fraction of sampled clients failing each round
+
+    # Aggregation of client deltas (tff_train/aggregation_config.py): DP, robust, compression.
+    config.aggregation = ml_collections.ConfigDict()
+    config.aggregation.clip_norm = ml_collections.config_dict.placeholder(float)
+    config.aggregation.dp_noise_multiplier = ml_collections.config_dict.placeholder(float)
+    config.aggregation.robust = ml_collections.config_dict.placeholder(str)  # median|trimmed_mean
+    config.aggregation.trim_fraction = 0.1
+    config.aggregation.quantization_bits = ml_collections.config_dict.placeholder(int)
+
     config.personalization = ml_collections.ConfigDict()
     config.personalization.steps = 30
     config.personalization.learning_rate = 0.005

@@ -55,6 +55,8 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
              t.client_learning_rate)
     _require(t.server_learning_rate > 0, "train.server_learning_rate", "> 0",
              t.server_learning_rate)
+    _require(0 <= t.dropout_fraction < 1, "train.dropout_fraction", "in [0, 1)",
+             t.dropout_fraction)
     _require(t.eval_every >= 1, "train.eval_every", ">= 1", t.eval_every)
     _require(t.bn_calibration_examples >= 1, "train.bn_calibration_examples", ">= 1",
              t.bn_calibration_examples)

@@ -19,7 +19,10 @@ import tensorflow as tf
 import tqdm
 
 from tff_train import checkpointing, workdir_io
+from tff_train.aggregation_config import build_model_aggregator
 from tff_train.batchnorm_recalibration import recalibrate_batchnorm
+from tff_train.client_faults import surviving_clients
+from tff_train.compression import communication_bytes
 from tff_train.face_config import validate_face_config
 from tff_train.face_data import to_model_input
 from tff_train.face_datasets import FaceData, load_face_data
@@ -36,6 +39,19 @@ def face_model_builder(config: ml_collections.ConfigDict) -> Callable[[], tf.ker
                                   convs_per_block=m.convs_per_block, dense_units=m.dense_units,
                                   dropout=m.dropout, input_pool=m.input_pool, num_classes=7,
                                   seed=config.seed)
+
+
+def aggregation_options(config: ml_collections.ConfigDict) -> dict:
+    """The set `config.aggregation` keys as AggregationOptions fields (DP normalises by the
+    configured clients per round)."""
+    a = config.aggregation
+    options = {k: a[k] for k in ("clip_norm", "dp_noise_multiplier", "robust",
+                                 "quantization_bits") if a[k] is not None}
+    if "robust" in options:
+        options["trim_fraction"] = a.trim_fraction
+    if "dp_noise_multiplier" in options:
+        options["clients_per_round"] = config.train.clients_per_round
+    return options
 
 
 def calibration_samples(data: FaceData, per_client: int, seed: int) -> list[np.ndarray]:
@@ -67,6 +83,8 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
     this process with SIGKILL right after that round's checkpoint (for crash/resume tests).
     """
     validate_face_config(config)
+    aggregation = aggregation_options(config)
+    aggregator, weighted = build_model_aggregator(aggregation)  # validates the options
     workdir = Path(workdir)
     ckpt_dir = workdir / "checkpoints"
     if not resume and checkpointing.list_checkpoints(ckpt_dir):
@@ -84,7 +102,13 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
                                              momentum=t.client_momentum),
         server_optimizer=build_tff_optimizer(t.server_optimizer, t.server_learning_rate,
                                              momentum=t.server_momentum),
+        model_aggregator=aggregator, weighted=weighted,
     )
+    shapes = builder()
+    traffic = communication_bytes([w.shape for w in shapes.trainable_weights],
+                                  [w.shape for w in shapes.non_trainable_weights],
+                                  bits=aggregation.get("quantization_bits"))
+    del shapes
     state = process.initialize()
     rows: list[dict] = []
     start_round = 0
@@ -102,6 +126,8 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
         round_num = round_index + 1
         client_ids = sample_clients(len(data.clients), t.clients_per_round, config.seed,
                                     round_num)
+        if t.dropout_fraction:
+            client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
         datasets = round_datasets(data.clients, client_ids, seed=config.seed,
                                   round_num=round_num, batch_size=t.batch_size,
                                   local_epochs=t.local_epochs, augment=t.augment)
@@ -113,7 +139,8 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
         row = {"round": round_num, "train_loss": float(train["loss"]),
                "train_accuracy": float(train["sparse_categorical_accuracy"]),
                "num_examples": int(train["num_examples"]), "round_seconds": seconds,
-               "clients": len(client_ids)}
+               "clients": len(client_ids), "uplink_bytes_per_client": traffic.uplink,
+               "downlink_bytes_per_client": traffic.downlink}
         if round_num % t.eval_every == 0 or round_num == t.rounds:
             finalize_global_model(eval_model, process.get_model_weights(state), data, config)
             row["public_test_accuracy"] = evaluate_faces(

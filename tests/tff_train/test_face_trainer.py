@@ -112,3 +112,38 @@ def test_missing_data_path_names_the_key(tmp_path):
     with pytest.raises(ValueError, match="config.data.data_root must be .*FER2013 data path is "
                                          "missing"):
         run_face_training(config, tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_robust_aggregation_with_client_dropout_completes_rounds(tmp_path):
+    config = _smoke(rounds=1)
+    config.aggregation.robust = "median"
+    config.aggregation.clip_norm = 10.0
+    config.train.dropout_fraction = 0.5
+    config.personalization.steps = 0
+    rows = run_face_training(config, tmp_path, log=lambda _: None)["rows"]
+    assert rows[0]["clients"] == 2  # 4 sampled, half fail, the round completes with the rest
+    # Uplink carries the trainable deltas; downlink also the BatchNorm statistics.
+    assert 0 < rows[0]["uplink_bytes_per_client"] < rows[0]["downlink_bytes_per_client"]
+
+
+@pytest.mark.slow
+def test_eight_bit_compression_shrinks_the_uplink(tmp_path):
+    config = _smoke(rounds=1)
+    config.aggregation.quantization_bits = 8
+    config.personalization.steps = 0
+    row = run_face_training(config, tmp_path, log=lambda _: None)["rows"][0]
+    assert row["uplink_bytes_per_client"] < row["downlink_bytes_per_client"] / 3
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("aggregation.robust", "mode", "aggregation.robust must be"),
+    ("train.dropout_fraction", 1.0, r"config.train.dropout_fraction must be in \[0, 1\)"),
+])
+def test_bad_privacy_and_fault_options_fail_before_training(tmp_path, key, value, message):
+    config = _smoke()
+    section, name = key.split(".")
+    config[section][name] = value
+    with pytest.raises(ValueError, match=message):
+        run_face_training(config, tmp_path)
+    assert not (tmp_path / "config.json").exists()
