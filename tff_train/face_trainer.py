@@ -104,11 +104,10 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
                                              momentum=t.server_momentum),
         model_aggregator=aggregator, weighted=weighted,
     )
-    shapes = builder()
-    traffic = communication_bytes([w.shape for w in shapes.trainable_weights],
-                                  [w.shape for w in shapes.non_trainable_weights],
+    eval_model = builder()
+    traffic = communication_bytes([w.shape for w in eval_model.trainable_weights],
+                                  [w.shape for w in eval_model.non_trainable_weights],
                                   bits=aggregation.get("quantization_bits"))
-    del shapes
     state = process.initialize()
     rows: list[dict] = []
     start_round = 0
@@ -118,7 +117,6 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
             start_round, state, extra = restored
             rows = extra.get("rows", [])
             log(f"resumed from round {start_round} ({ckpt_dir})")
-    eval_model = builder()
     writer = tf.summary.create_file_writer(str(workdir / "tb"))
     bar = tqdm.tqdm(range(start_round, t.rounds), initial=start_round, total=t.rounds,
                     desc="FedAvg rounds", unit="round", dynamic_ncols=True)

@@ -12,6 +12,7 @@ Everything runs on data the project generates itself (no downloads). Stages:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -28,7 +29,13 @@ from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emodata.label_spaces import DRIVER_STATE3
-from emodata.synthetic_cohort import cohort_summary, face_dataset, generate_cohort
+from emodata.synthetic_cohort import (
+    SyntheticCohort,
+    SyntheticDriver,
+    cohort_summary,
+    face_dataset,
+    generate_cohort,
+)
 from tff_train import workdir_io
 from tff_train.face_trainer import run_face_training
 from tff_train.physio_trainer import feature_config, run_physio_training
@@ -91,12 +98,15 @@ def train_models(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     return {"face": face, "face_config": face_cfg, "physio": physio, "physio_config": physio_cfg}
 
 
-def build_bundle(config: ml_collections.ConfigDict, trained: dict, workdir: Path) -> Path:
-    """int8 + float32 face models, the federated forest and the configs → `workdir/bundle`."""
+def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: SyntheticCohort,
+                 workdir: Path) -> Path:
+    """int8 + float32 face models, the federated forest and the configs → `workdir/bundle`.
+
+    The int8 calibration faces come from `cohort` (the training cohort)."""
     import tensorflow as tf
 
     face_model = tf.keras.models.load_model(workdir / "face" / "face_model.keras")
-    faces = face_dataset(generate_cohort(config.cohort.num_drivers, seed=config.seed))
+    faces = face_dataset(cohort)
     calibration = faces.images[..., None].astype(np.float32) / 255.0
     forest = TreeEnsemble.load(workdir / "physio" / f"{config.physio.model}.npz")
     fusion = FusionConfig(strategy=config.fusion.strategy, max_age_s=config.fusion.max_age_s,
@@ -136,16 +146,16 @@ def replay_accuracy(lines: list[dict], episode: object, offset_s: float) -> dict
         f"{k}_decisions": len(v) for k, v in hits.items()}
 
 
-def replay(config: ml_collections.ConfigDict, bundle: Path, workdir: Path) -> dict:
-    """Runs the edge harness over the episodes of driver `num_drivers` (unseen by training)."""
-    unseen = generate_cohort(config.cohort.num_drivers + 1, seed=config.seed).drivers[-1]
+def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDriver,
+           workdir: Path) -> dict:
+    """Runs the edge harness over the episodes of `unseen`, a driver no model trained on."""
     summaries, accuracy = [], []
     for k, episode in enumerate(unseen.episodes[:config.replay.episodes]):
         lines_path = workdir / f"replay_episode{k}.jsonl"
         summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
         accuracy.append(replay_accuracy(lines, episode, offset_s=0.0))
-    return {"driver": config.cohort.num_drivers, "accuracy": accuracy, "harness": summaries}
+    return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries}
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -162,7 +172,10 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
     workdir_io.write_json(workdir / "config.json", config.to_dict())
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    cohort = generate_cohort(config.cohort.num_drivers, seed=config.seed)
+    # Driver k does not depend on the cohort size, so one extra driver (index num_drivers) is
+    # generated with the training drivers and kept for the replay: no trainer sees it.
+    everyone = generate_cohort(config.cohort.num_drivers + 1, seed=config.seed)
+    cohort = dataclasses.replace(everyone, drivers=everyone.drivers[:-1])
     summary: dict = {"cohort": cohort_summary(cohort)}
     timings["cohort_s"] = time.perf_counter() - started
     print(json.dumps(summary["cohort"], indent=2))
@@ -182,13 +195,13 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
                                     f"{face['private_test']['accuracy']:.3f} (FER7)"))
     if "bundle" in stages:
         started = time.perf_counter()
-        bundle = build_bundle(config, trained, workdir)
+        bundle = build_bundle(config, trained, cohort, workdir)
         timings["bundle_s"] = time.perf_counter() - started
         summary["bundle"] = str(bundle)
         rows.append(("bundle", str(bundle)))
     if "replay" in stages:
         started = time.perf_counter()
-        summary["replay"] = replay(config, bundle, workdir)
+        summary["replay"] = replay(config, bundle, everyone.drivers[-1], workdir)
         timings["replay_s"] = time.perf_counter() - started
         acc = summary["replay"]["accuracy"][0]
         harness = summary["replay"]["harness"][0]
