@@ -59,6 +59,17 @@ def get_config() -> ml_collections.ConfigDict:
     config.aggregation.robust = ml_collections.config_dict.placeholder(str)  # median|trimmed_mean
     config.aggregation.trim_fraction = 0.1
     config.aggregation.quantization_bits = ml_collections.config_dict.placeholder(int)
+    config.aggregation.secure = False  # secure aggregation (simulated secure sum)
+
+    # Client-level DP accounting: (epsilon, delta) of the DP runs, written to the metrics.
+    config.privacy = ml_collections.ConfigDict()
+    config.privacy.delta = ml_collections.config_dict.placeholder(float)  # None: default_delta
+
+    # Malicious clients (tff_train/client_faults.py): a fixed fraction of all clients attacks.
+    config.faults = ml_collections.ConfigDict()
+    config.faults.malicious_fraction = 0.0
+    config.faults.attack = "sign_flip"  # "sign_flip", "scale" (update attacks) or "label_flip"
+    config.faults.attack_scale = 1.0  # multiplier size of the update attacks
 
     config.personalization = ml_collections.ConfigDict()
     config.personalization.steps = 30

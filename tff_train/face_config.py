@@ -6,6 +6,7 @@ from pathlib import Path
 
 import ml_collections
 
+from tff_train.client_faults import ATTACKS
 from tff_train.optimizers import OPTIMIZERS
 
 SOURCES = ("fer2013", "synthetic")
@@ -60,5 +61,13 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(t.eval_every >= 1, "train.eval_every", ">= 1", t.eval_every)
     _require(t.bn_calibration_examples >= 1, "train.bn_calibration_examples", ">= 1",
              t.bn_calibration_examples)
+    f = config.faults
+    _require(0 <= f.malicious_fraction < 1, "faults.malicious_fraction", "in [0, 1)",
+             f.malicious_fraction)
+    _require(f.attack in ATTACKS, "faults.attack", f"one of {list(ATTACKS)}", f.attack)
+    _require(f.attack_scale > 0, "faults.attack_scale", "> 0", f.attack_scale)
+    delta = config.privacy.delta
+    _require(delta is None or 0 < delta < 1, "privacy.delta", "in (0, 1) or None (default)",
+             delta)
     _require(config.personalization.steps >= 0, "personalization.steps", ">= 0",
              config.personalization.steps)

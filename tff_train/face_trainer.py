@@ -7,6 +7,7 @@ Workdir layout: `config.json` (resolved config), `metrics.csv` (one row per roun
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -27,9 +28,9 @@ from tff_train.face_config import validate_face_config
 from tff_train.face_data import to_model_input
 from tff_train.face_datasets import FaceData, load_face_data
 from tff_train.face_evaluation import evaluate_faces, personalise
-from tff_train.face_fed_avg import build_face_fed_avg, round_datasets, sample_clients
+from tff_train.face_fed_avg import round_datasets, sample_clients
 from tff_train.face_model import build_face_cnn
-from tff_train.optimizers import build_tff_optimizer
+from tff_train.face_process import FaceProcess, aggregation_options, build_face_process
 
 
 def face_model_builder(config: ml_collections.ConfigDict) -> Callable[[], tf.keras.Model]:
@@ -39,19 +40,6 @@ def face_model_builder(config: ml_collections.ConfigDict) -> Callable[[], tf.ker
                                   convs_per_block=m.convs_per_block, dense_units=m.dense_units,
                                   dropout=m.dropout, input_pool=m.input_pool, num_classes=7,
                                   seed=config.seed)
-
-
-def aggregation_options(config: ml_collections.ConfigDict) -> dict:
-    """The set `config.aggregation` keys as AggregationOptions fields (DP normalises by the
-    configured clients per round)."""
-    a = config.aggregation
-    options = {k: a[k] for k in ("clip_norm", "dp_noise_multiplier", "robust",
-                                 "quantization_bits") if a[k] is not None}
-    if "robust" in options:
-        options["trim_fraction"] = a.trim_fraction
-    if "dp_noise_multiplier" in options:
-        options["clients_per_round"] = config.train.clients_per_round
-    return options
 
 
 def calibration_samples(data: FaceData, per_client: int, seed: int) -> list[np.ndarray]:
@@ -73,41 +61,12 @@ def finalize_global_model(model: tf.keras.Model, weights: object, data: FaceData
     return model
 
 
-def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
-                      resume: bool = False, data: FaceData | None = None,
-                      crash_after_round: int | None = None,
-                      log: Callable[[str], None] = print) -> dict:
-    """Trains the face CNN with FedAvg as configured; returns (and writes) the results dict.
-
-    `resume=True` continues from the newest checkpoint in `workdir`. `crash_after_round` kills
-    this process with SIGKILL right after that round's checkpoint (for crash/resume tests).
-    """
-    validate_face_config(config)
-    aggregation = aggregation_options(config)
-    aggregator, weighted = build_model_aggregator(aggregation)  # validates the options
-    workdir = Path(workdir)
-    ckpt_dir = workdir / "checkpoints"
-    if not resume and checkpointing.list_checkpoints(ckpt_dir):
-        raise ValueError(f"workdir {workdir} already holds checkpoints: pass --resume to continue "
-                         "or choose an empty --workdir")
-    workdir.mkdir(parents=True, exist_ok=True)
-    workdir_io.write_json(workdir / "config.json", config.to_dict())
-    if data is None:
-        data = load_face_data(config)
-    t = config.train
-    builder = face_model_builder(config)
-    process = build_face_fed_avg(
-        builder,
-        client_optimizer=build_tff_optimizer(t.client_optimizer, t.client_learning_rate,
-                                             momentum=t.client_momentum),
-        server_optimizer=build_tff_optimizer(t.server_optimizer, t.server_learning_rate,
-                                             momentum=t.server_momentum),
-        model_aggregator=aggregator, weighted=weighted,
-    )
-    eval_model = builder()
-    traffic = communication_bytes([w.shape for w in eval_model.trainable_weights],
-                                  [w.shape for w in eval_model.non_trainable_weights],
-                                  bits=aggregation.get("quantization_bits"))
+def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_data: FaceData,
+                data: FaceData, eval_model: tf.keras.Model, traffic: object, ckpt_dir: Path, *,
+                resume: bool, crash_after_round: int | None, log: Callable[[str], None]
+                ) -> tuple[object, list[dict]]:
+    """The FedAvg rounds with per-round checkpoints; returns (final server state, metric rows)."""
+    t, process = config.train, setup.process
     state = process.initialize()
     rows: list[dict] = []
     start_round = 0
@@ -117,28 +76,33 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
             start_round, state, extra = restored
             rows = extra.get("rows", [])
             log(f"resumed from round {start_round} ({ckpt_dir})")
-    writer = tf.summary.create_file_writer(str(workdir / "tb"))
+    writer = tf.summary.create_file_writer(str(ckpt_dir.parent / "tb"))
     bar = tqdm.tqdm(range(start_round, t.rounds), initial=start_round, total=t.rounds,
                     desc="FedAvg rounds", unit="round", dynamic_ncols=True)
     for round_index in bar:
         round_num = round_index + 1
-        client_ids = sample_clients(len(data.clients), t.clients_per_round, config.seed,
+        client_ids = sample_clients(len(train_data.clients), t.clients_per_round, config.seed,
                                     round_num)
         if t.dropout_fraction:
             client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
-        datasets = round_datasets(data.clients, client_ids, seed=config.seed,
+        datasets = round_datasets(train_data.clients, client_ids, seed=config.seed,
                                   round_num=round_num, batch_size=t.batch_size,
                                   local_epochs=t.local_epochs, augment=t.augment)
         started = time.perf_counter()
-        output = process.next(state, datasets)
+        output = process.next(state, setup.client_data(datasets, client_ids))
         seconds = time.perf_counter() - started
         state = output.state
         train = output.metrics["client_work"]["train"]
         row = {"round": round_num, "train_loss": float(train["loss"]),
                "train_accuracy": float(train["sparse_categorical_accuracy"]),
                "num_examples": int(train["num_examples"]), "round_seconds": seconds,
-               "clients": len(client_ids), "uplink_bytes_per_client": traffic.uplink,
+               "clients": len(client_ids),
+               "malicious_clients": int(np.isin(client_ids, setup.malicious_ids).sum()),
+               "uplink_bytes_per_client": traffic.uplink,
                "downlink_bytes_per_client": traffic.downlink}
+        privacy = setup.privacy(round_num)
+        if privacy is not None:
+            row.update(dp_epsilon=privacy["epsilon"], dp_delta=privacy["delta"])
         if round_num % t.eval_every == 0 or round_num == t.rounds:
             finalize_global_model(eval_model, process.get_model_weights(state), data, config)
             row["public_test_accuracy"] = evaluate_faces(
@@ -150,14 +114,51 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
                     tf.summary.scalar(key, value)
         writer.flush()
         checkpointing.save_checkpoint(ckpt_dir, round_num, state, extra={"rows": rows})
-        workdir_io.write_rows_csv(workdir / "metrics.csv", rows)
+        workdir_io.write_rows_csv(ckpt_dir.parent / "metrics.csv", rows)
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_accuracy']:.3f}",
                         s=f"{seconds:.1f}")
         if crash_after_round is not None and round_num == crash_after_round:
             os.kill(os.getpid(), signal.SIGKILL)
     bar.close()
+    return state, rows
 
-    model = finalize_global_model(builder(), process.get_model_weights(state), data, config)
+
+def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
+                      resume: bool = False, data: FaceData | None = None,
+                      crash_after_round: int | None = None,
+                      log: Callable[[str], None] = print) -> dict:
+    """Trains the face CNN with FedAvg as configured; returns (and writes) the results dict.
+
+    `resume=True` continues from the newest checkpoint in `workdir`. `crash_after_round` kills
+    this process with SIGKILL right after that round's checkpoint (for crash/resume tests).
+    """
+    validate_face_config(config)
+    aggregation = aggregation_options(config)
+    build_model_aggregator(aggregation)  # validates the options before anything is written
+    workdir = Path(workdir)
+    ckpt_dir = workdir / "checkpoints"
+    if not resume and checkpointing.list_checkpoints(ckpt_dir):
+        raise ValueError(f"workdir {workdir} already holds checkpoints: pass --resume to continue "
+                         "or choose an empty --workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir_io.write_json(workdir / "config.json", config.to_dict())
+    if data is None:
+        data = load_face_data(config)
+    t = config.train
+    builder = face_model_builder(config)
+    setup = build_face_process(config, builder, len(data.clients))
+    train_data = dataclasses.replace(data, clients=setup.poison(data.clients,
+                                                                len(data.class_names)))
+    eval_model = builder()
+    traffic = communication_bytes([w.shape for w in eval_model.trainable_weights],
+                                  [w.shape for w in eval_model.non_trainable_weights],
+                                  bits=aggregation.get("quantization_bits"))
+    with setup.execution_context():
+        state, rows = _run_rounds(config, setup, train_data, data, eval_model, traffic, ckpt_dir,
+                                  resume=resume, crash_after_round=crash_after_round, log=log)
+        weights = setup.process.get_model_weights(state)
+        model = finalize_global_model(builder(), weights, data, config)
+
     public = evaluate_faces(model, *data.public_test, data.class_names)
     private = evaluate_faces(model, *data.private_test, data.class_names)
     model.save(workdir / "face_model.keras")
@@ -182,6 +183,9 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
         "rows": rows,
         "data": data.description,
         "num_parameters": int(model.count_params()),
+        "privacy": setup.privacy(t.rounds),
+        "malicious_clients": [int(k) for k in setup.malicious_ids],
+        "attack": setup.attack,
     }
     workdir_io.write_json(workdir / "results.json", results)
     log(f"federated face CNN: public_test={public['accuracy']:.4f} "

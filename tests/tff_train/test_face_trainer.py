@@ -139,6 +139,11 @@ def test_eight_bit_compression_shrinks_the_uplink(tmp_path):
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("aggregation.robust", "mode", "aggregation.robust must be"),
     ("train.dropout_fraction", 1.0, r"config.train.dropout_fraction must be in \[0, 1\)"),
+    ("faults.malicious_fraction", 1.0, r"config.faults.malicious_fraction must be in \[0, 1\)"),
+    ("faults.attack", "noise", r"config.faults.attack must be one of \['sign_flip', 'scale', "),
+    ("faults.attack_scale", 0.0, "config.faults.attack_scale must be > 0; got 0.0"),
+    ("privacy.delta", 1.5, r"config.privacy.delta must be in \(0, 1\) or None"),
+    ("aggregation.quantization_bits", 0, r"aggregation.quantization_bits must be an int in"),
 ])
 def test_bad_privacy_and_fault_options_fail_before_training(tmp_path, key, value, message):
     config = _smoke()
@@ -147,3 +152,60 @@ def test_bad_privacy_and_fault_options_fail_before_training(tmp_path, key, value
     with pytest.raises(ValueError, match=message):
         run_face_training(config, tmp_path)
     assert not (tmp_path / "config.json").exists()
+
+
+def _weights(workdir) -> list[np.ndarray]:
+    with np.load(workdir / "face_model_weights.npz") as data:
+        return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def _one_round(tmp_path, name: str, **overrides) -> dict:
+    config = _smoke(rounds=1)
+    config.personalization.steps = 0
+    for key, value in overrides.items():
+        section, field = key.split("__")
+        config[section][field] = value
+    return run_face_training(config, tmp_path / name, log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_dp_run_writes_epsilon_and_delta_per_round(tmp_path):
+    from tff_train.privacy import compute_epsilon, default_delta
+
+    config = _smoke(rounds=2)
+    config.personalization.steps = 0
+    config.aggregation.dp_noise_multiplier = 2.0
+    config.aggregation.clip_norm = 1.0
+    results = run_face_training(config, tmp_path, log=lambda _: None)
+    eps = [r["dp_epsilon"] for r in results["rows"]]
+    delta = default_delta(4)
+    assert eps == pytest.approx([compute_epsilon(2.0, 1.0, k, delta) for k in (1, 2)])
+    assert 0 < eps[0] < eps[1] < np.inf
+    assert results["privacy"]["epsilon"] == pytest.approx(eps[1])
+    assert results["privacy"]["delta"] == delta
+    assert "dp_epsilon" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
+
+
+@pytest.mark.slow
+def test_secure_aggregation_run_matches_the_plain_run(tmp_path):
+    plain = _one_round(tmp_path, "plain", aggregation__clip_norm=5.0)
+    secure = _one_round(tmp_path, "secure", aggregation__clip_norm=5.0, aggregation__secure=True)
+    assert secure["rows"][0]["clients"] == 4
+    pairs = list(zip(_weights(tmp_path / "plain"), _weights(tmp_path / "secure"), strict=True))
+    for a, b in pairs:  # the secure sum quantizes to 32-bit integers: close, not equal
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+    assert max(float(np.abs(a - b).max()) for a, b in pairs) > 0  # the secure path did run
+    assert plain["private_test"]["accuracy"] == pytest.approx(
+        secure["private_test"]["accuracy"], abs=0.05)
+
+
+@pytest.mark.slow
+def test_sign_flipping_clients_change_the_model_and_are_counted(tmp_path):
+    _one_round(tmp_path, "clean")
+    attacked = _one_round(tmp_path, "attacked", faults__malicious_fraction=0.5,
+                          faults__attack="sign_flip", faults__attack_scale=4.0)
+    assert len(attacked["malicious_clients"]) == 2 and attacked["attack"] == "sign_flip"
+    assert attacked["rows"][0]["malicious_clients"] == 2  # all 4 clients are in the round
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(
+        _weights(tmp_path / "clean"), _weights(tmp_path / "attacked"), strict=True))
+    assert diff > 1e-3
