@@ -1,0 +1,195 @@
+"""Privacy and robustness benchmark on FER2013: DP, malicious clients, dropout, compression.
+
+`python -m benchmarks.privacy_robustness --data_root=../shared/data --out=FILE.json`
+
+Face protocol of `configs/face_fer2013.py` (10 Dirichlet-0.5 clients, all 10 per round, 1 local
+epoch per round), shortened to `--rounds` rounds (default 10 instead of 30). Every run trains from
+the same seed on the same data; PublicTest every `--eval_every` rounds, PrivateTest reported.
+
+Runs (`--runs` selects a subset): `clean` (weighted FedAvg: ε = ∞, 0 malicious, 0% dropout),
+`dp_8` / `dp_3` (DP-FedAvg, fixed clip `--dp_clip_norm`, noise multiplier solved for ε at δ and
+q = 1 over the rounds), `malicious_fedavg` / `malicious_robust` (20% of the clients send
+sign-flipped updates scaled by `--attack_scale`, aggregated by FedAvg vs clipping + trimmed mean),
+`dropout_30` / `dropout_50` (that fraction of the sampled clients fails each round),
+`compressed` (8-bit uplink). A finished run's results.json under `--workdir` is reused when
+`--reuse` is set, so an interrupted benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from absl import app, flags
+
+# TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
+from benchmarks.common import PeakRssSampler, emit, provenance
+from configs import face_fer2013
+from tff_train.face_datasets import load_face_data
+from tff_train.face_trainer import run_face_training
+from tff_train.privacy import default_delta, noise_for_epsilon
+from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+
+RUNS = ("clean", "malicious_robust", "malicious_fedavg", "dp_8", "dp_3", "dropout_30",
+        "dropout_50", "compressed")
+
+if __name__ == "__main__":
+    flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")
+    flags.DEFINE_string("out", None, "Write the JSON result here too.")
+    flags.DEFINE_string("workdir", "/tmp/fedmultiemo_privacy_robustness", "Training outputs.")
+    flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
+    flags.DEFINE_integer("rounds", 10, "Federated rounds per run.")
+    flags.DEFINE_integer("eval_every", 5, "PublicTest evaluation every k rounds.")
+    flags.DEFINE_list("runs", list(RUNS), f"Subset of {list(RUNS)}.")
+    flags.DEFINE_float("dp_clip_norm", 1.0, "Fixed L2 clip of each client delta in DP runs.")
+    flags.DEFINE_float("malicious_fraction", 0.2, "Fraction of the clients that attack.")
+    flags.DEFINE_float("attack_scale", 10.0, "Size of the sign-flipped malicious updates.")
+    flags.DEFINE_float("robust_trim_fraction", 0.2, "Trimmed mean: fraction cut at each end.")
+    flags.DEFINE_float("robust_clip_norm", 10.0, "L2 clip before the robust combiner.")
+    flags.DEFINE_bool("reuse", False, "Reuse finished runs found in --workdir.")
+FLAGS = flags.FLAGS
+
+
+def run_overrides(name: str, *, rounds: int, num_clients: int, clients_per_round: int,
+                  dp_clip_norm: float, malicious_fraction: float, attack_scale: float,
+                  robust_trim_fraction: float, robust_clip_norm: float) -> dict:
+    """The config overrides (`section.key`: value) of benchmark run `name`."""
+    if name == "clean":
+        return {}
+    if name.startswith("dp_"):
+        epsilon = float(name.split("_")[1])
+        delta = default_delta(num_clients)
+        noise = noise_for_epsilon(epsilon, clients_per_round / num_clients, rounds, delta)
+        return {"aggregation.dp_noise_multiplier": noise,
+                "aggregation.clip_norm": dp_clip_norm, "privacy.delta": delta}
+    if name.startswith("malicious_"):
+        attack = {"faults.malicious_fraction": malicious_fraction,
+                  "faults.attack": "sign_flip", "faults.attack_scale": attack_scale}
+        if name == "malicious_robust":
+            attack.update({"aggregation.robust": "trimmed_mean",
+                           "aggregation.trim_fraction": robust_trim_fraction,
+                           "aggregation.clip_norm": robust_clip_norm})
+        return attack
+    if name.startswith("dropout_"):
+        return {"train.dropout_fraction": int(name.split("_")[1]) / 100}
+    if name == "compressed":
+        return {"aggregation.quantization_bits": 8}
+    raise ValueError(f"--runs: {name!r} is not one of {list(RUNS)}")
+
+
+def summarise(name: str, overrides: dict, results: dict) -> dict:
+    """The per-run numbers reported in the JSON."""
+    rows = results["rows"]
+    bytes_per_round = [(r["uplink_bytes_per_client"] + r["downlink_bytes_per_client"])
+                       * r["clients"] for r in rows]
+    return {
+        "overrides": overrides,
+        "private_test_accuracy": results["private_test"]["accuracy"],
+        "public_test_accuracy": results["public_test"]["accuracy"],
+        "private_test_macro_f1": results["private_test"]["macro_f1"],
+        "final_train_loss": rows[-1]["train_loss"],
+        "round_time_median_s": results["round_time_median_s"],
+        "clients_per_round_mean": sum(r["clients"] for r in rows) / len(rows),
+        "uplink_bytes_per_client": rows[-1]["uplink_bytes_per_client"],
+        "downlink_bytes_per_client": rows[-1]["downlink_bytes_per_client"],
+        "bytes_per_round_mean": sum(bytes_per_round) / len(rows),
+        "privacy": results["privacy"],
+        "malicious_clients": results["malicious_clients"],
+        "public_test_curve": [{"round": r["round"], "accuracy": r["public_test_accuracy"]}
+                              for r in rows if "public_test_accuracy" in r],
+    }
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    unknown = sorted(set(FLAGS.runs) - set(RUNS))
+    if unknown:
+        raise app.UsageError(f"--runs: {unknown} not in {list(RUNS)}")
+    import_tff()
+    started = time.time()
+    base = face_fer2013.get_config()
+    base.data.data_root = FLAGS.data_root
+    base.data.cache_dir = FLAGS.cache_dir
+    base.train.rounds = FLAGS.rounds
+    base.train.eval_every = FLAGS.eval_every
+    base.personalization.steps = 0
+    base.centralised.enabled = False
+    runs: dict[str, dict] = {}
+    result = {"provenance": provenance(), "base_config": base.to_dict(),
+              "protocol": f"FER2013 face protocol shortened to {FLAGS.rounds} rounds "
+                          f"(the full face_fl run has 30); PrivateTest accuracy reported",
+              "runs": runs}
+    try:
+        data = load_face_data(base)
+        with PeakRssSampler() as rss:
+            for name in FLAGS.runs:
+                overrides = run_overrides(
+                    name, rounds=FLAGS.rounds, num_clients=len(data.clients),
+                    clients_per_round=base.train.clients_per_round,
+                    dp_clip_norm=FLAGS.dp_clip_norm, malicious_fraction=FLAGS.malicious_fraction,
+                    attack_scale=FLAGS.attack_scale,
+                    robust_trim_fraction=FLAGS.robust_trim_fraction,
+                    robust_clip_norm=FLAGS.robust_clip_norm)
+                config = base.copy_and_resolve_references()
+                for key, value in overrides.items():
+                    section, field = key.split(".")
+                    config[section][field] = value
+                workdir = Path(FLAGS.workdir) / name
+                done = workdir / "results.json"
+                if FLAGS.reuse and done.exists():
+                    results = json.loads(done.read_text())
+                else:
+                    if workdir.exists():
+                        raise app.UsageError(f"{workdir} exists: remove it or pass --reuse")
+                    t0 = time.time()
+                    results = run_face_training(config, workdir, data=data)
+                    results["wall_time_s"] = time.time() - t0
+                runs[name] = summarise(name, overrides, results)
+                runs[name]["wall_time_s"] = results.get("wall_time_s")
+                emit(result, FLAGS.out)  # partial results survive an interrupted benchmark
+    finally:
+        shutdown_tff_workers()
+    result.update(headline(runs))
+    result.update({"peak_rss_driver_mb": rss.peak_self_mb,
+                   "peak_rss_tff_worker_mb": rss.peak_children_mb,
+                   "wall_time_s": time.time() - started})
+    emit(result, FLAGS.out)
+
+
+def headline(runs: dict[str, dict]) -> dict:
+    """The issue's summary shape: dp / malicious / dropout accuracies and bytes per round."""
+    def acc(name: str) -> float | None:
+        return runs[name]["private_test_accuracy"] if name in runs else None
+
+    dp = {}
+    if "clean" in runs:
+        dp["inf"] = {"accuracy": acc("clean"), "epsilon": float("inf"), "delta": 0.0}
+    for eps in ("8", "3"):
+        if f"dp_{eps}" in runs:
+            p = runs[f"dp_{eps}"]["privacy"]
+            dp[eps] = {"accuracy": acc(f"dp_{eps}"), "epsilon": p["epsilon"], "delta": p["delta"],
+                       "noise_multiplier": p["noise_multiplier"]}
+    malicious = {"clean": acc("clean"), "fedavg": acc("malicious_fedavg"),
+                 "robust": acc("malicious_robust")}
+    if None not in malicious.values():
+        malicious["robust_minus_clean_points"] = 100 * (malicious["robust"] - malicious["clean"])
+        malicious["target_robust_within_2_points"] = malicious["robust_minus_clean_points"] >= -2
+    dropout = {"0": acc("clean"), "30": acc("dropout_30"), "50": acc("dropout_50")}
+    traffic = {}
+    for label, name in (("float32", "clean"), ("8bit", "compressed")):
+        if name in runs:
+            r = runs[name]
+            traffic[label] = {k: r[k] for k in ("uplink_bytes_per_client",
+                                                "downlink_bytes_per_client",
+                                                "bytes_per_round_mean")}
+            traffic[label]["accuracy"] = r["private_test_accuracy"]
+    if len(traffic) == 2:
+        traffic["uplink_compression_ratio"] = (traffic["float32"]["uplink_bytes_per_client"]
+                                               / traffic["8bit"]["uplink_bytes_per_client"])
+    return {"dp": dp, "malicious": malicious, "dropout": dropout, "bytes_per_round": traffic}
+
+
+if __name__ == "__main__":
+    app.run(main)
