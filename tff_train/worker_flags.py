@@ -1,0 +1,36 @@
+"""The `--workers`, `--local_workers` and `--worker_timeout_s` flags shared by the entry points.
+
+`define_worker_flags()` is called at module level of an entry point; `worker_session_kwargs()`
+turns the parsed flags into `worker_session(...)` arguments once, in `main`.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from tff_train.worker_session import DEFAULT_WORKER_TIMEOUT_S
+
+_FLAGS: dict[str, flags.FlagHolder] = {}
+
+
+def define_worker_flags() -> None:
+    """Defines the worker flags (once per process)."""
+    if _FLAGS:
+        return
+    _FLAGS["workers"] = flags.DEFINE_string(
+        "workers", None, "Run TFF computations on these running worker_binary services: "
+        "HOST:PORT,... (several workers split each round's clients between them).")
+    _FLAGS["local_workers"] = flags.DEFINE_integer(
+        "local_workers", 0, "Start this many TFF worker_binary services on loopback ports and "
+        "run on them (stopped on exit). 0: TFF's default local context.")
+    _FLAGS["worker_timeout_s"] = flags.DEFINE_float(
+        "worker_timeout_s", DEFAULT_WORKER_TIMEOUT_S, "Fail with an error naming the worker "
+        "when one call to a worker takes longer than this (a whole round must fit).")
+
+
+def worker_session_kwargs() -> dict:
+    """The parsed worker flags as `worker_session` keyword arguments."""
+    if not _FLAGS:
+        raise RuntimeError("define_worker_flags() was not called before parsing flags")
+    return {"workers": _FLAGS["workers"].value, "local_workers": _FLAGS["local_workers"].value,
+            "timeout_s": _FLAGS["worker_timeout_s"].value}
