@@ -3,7 +3,8 @@
 `python -m tff_train.face_main --config=configs/face_fer2013.py --workdir=DIR`;
 
 Override config keys with `--config.train.rounds=10`; `--resume` continues from the last completed
-round in `--workdir` after a crash.
+round in `--workdir` after a crash. `--local_workers=N` runs TFF on N local worker processes,
+`--workers=HOST:PORT,...` on running `worker_binary` services (`--worker_timeout_s` bounds a call).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ml_collections import config_flags
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
 from tff_train.face_trainer import run_face_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
+from tff_train.worker_session import worker_session
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/face_fer2013.py",
                                           "Experiment config file (get_config()).")
@@ -24,6 +27,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.", required=Tr
 _RESUME = flags.DEFINE_bool("resume", False, "Continue from the newest checkpoint in --workdir.")
 _CRASH_AFTER_ROUND = flags.DEFINE_integer(
     "crash_after_round", None, "Testing aid: SIGKILL this process after that round's checkpoint.")
+define_worker_flags()
 
 
 def main(argv: Sequence[str]) -> None:
@@ -31,8 +35,9 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     import_tff()
     try:
-        run_face_training(_CONFIG.value, _WORKDIR.value, resume=_RESUME.value,
-                          crash_after_round=_CRASH_AFTER_ROUND.value, log=logging.info)
+        with worker_session(**worker_session_kwargs(), log=logging.info):
+            run_face_training(_CONFIG.value, _WORKDIR.value, resume=_RESUME.value,
+                              crash_after_round=_CRASH_AFTER_ROUND.value, log=logging.info)
     finally:
         shutdown_tff_workers()
 

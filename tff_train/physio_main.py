@@ -2,23 +2,27 @@
 
 `python -m tff_train.physio_main --config=configs/physio_wesad.py --workdir=DIR`;
 override config keys with `--config.KEY=VALUE`, e.g. `--config.data.task=wesad_binary`.
+`--local_workers=N` / `--workers=HOST:PORT,...` run the TFF computations on worker processes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
 from tff_train.physio_trainer import run_physio_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
+from tff_train.worker_session import worker_session
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/physio_wesad.py",
                                           "Experiment config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.", required=True)
+define_worker_flags()
 
 
 def main(argv: Sequence[str]) -> None:
@@ -26,7 +30,8 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     import_tff()
     try:
-        run_physio_training(_CONFIG.value, _WORKDIR.value)
+        with worker_session(**worker_session_kwargs(), log=logging.info):
+            run_physio_training(_CONFIG.value, _WORKDIR.value)
     finally:
         shutdown_tff_workers()
 

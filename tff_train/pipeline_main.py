@@ -1,6 +1,7 @@
 """The README main job: synthetic cohort → federated face CNN + federated forest → bundle → edge.
 
 `python -m tff_train.pipeline_main --workdir=runs/default [--config=configs/pipeline_default.py]`
+(`--local_workers=N` / `--workers=HOST:PORT,...`: TFF computations on worker processes)
 Everything runs on data the project generates itself (no downloads). Stages:
   cohort  generate the deterministic in-vehicle cohort and print its summary;
   train   FedAvg face CNN (one client per driver) and a federated random forest on
@@ -41,6 +42,8 @@ from tff_train.face_trainer import run_face_training
 from tff_train.physio_trainer import feature_config, run_physio_training
 from tff_train.tff_runtime import shutdown_tff_workers
 from tff_train.tree_ensemble import TreeEnsemble
+from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
+from tff_train.worker_session import worker_session
 from tflite_edge.fusion import FusionConfig
 from tflite_edge.physio_stream import PhysioSpec
 from tflite_edge.realtime import run_harness
@@ -51,6 +54,7 @@ STAGES = ("cohort", "train", "bundle", "replay")
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/pipeline_default.py",
                                           "Pipeline config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Output directory.")
+define_worker_flags()
 
 
 def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -226,7 +230,8 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
-        run_pipeline(_CONFIG.value, _WORKDIR.value)
+        with worker_session(**worker_session_kwargs()):
+            run_pipeline(_CONFIG.value, _WORKDIR.value)
     finally:
         shutdown_tff_workers()
 
