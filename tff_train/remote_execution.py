@@ -4,7 +4,8 @@ One worker: TFF's synchronous context over a `RemoteExecutor` (what TFF's defaul
 does with the worker it starts itself). Several workers: TFF's mergeable-computation context,
 which splits the CLIENTS-placed arguments into one contiguous share per worker, runs each
 share's part up to the aggregation on its worker, merges the partial aggregates and finishes on
-one worker. Each worker gets its own thread, so the shares run in parallel.
+one worker. Each worker gets its own thread, so the shares run in parallel. Computations that
+return per-client values (e.g. scoring clients' data) run on the first worker only.
 
 Failures never hang or retry silently: every RPC carries a deadline of `timeout_s`, and any gRPC
 error (worker gone, refused, deadline exceeded) becomes a `WorkerError` naming the worker. TFF's
@@ -180,15 +181,33 @@ def _threaded_async_context(sync_context: Any, errors: _RoundErrors) -> Any:
     return ThreadedAsyncContext()
 
 
+def _returns_per_client_values(type_signature: Any) -> bool:
+    """Whether a computation result holds CLIENTS-placed values that are not all equal."""
+    tff = import_tff()
+    if isinstance(type_signature, tff.FederatedType):
+        return type_signature.placement is tff.CLIENTS and not type_signature.all_equal
+    if isinstance(type_signature, tff.StructType):
+        return any(_returns_per_client_values(t) for t in type_signature)
+    return False
+
+
 def _multi_worker_context(stubs: Sequence[Any]) -> Any:
-    """TFF's mergeable-computation context over one threaded context per worker."""
+    """TFF's mergeable-computation context over one threaded context per worker.
+
+    Computations returning per-client values run on the first worker alone: TFF 0.87's mergeable
+    context concatenates the shares' CLIENTS-placed results in completion order, which with
+    parallel workers permutes the clients.
+    """
     tff = import_tff()
     errors = _RoundErrors()
+    contexts = [_sync_context(stub) for stub in stubs]
     mergeable = tff.backends.native.create_mergeable_comp_execution_context(
-        [_threaded_async_context(_sync_context(stub), errors) for stub in stubs])
+        [_threaded_async_context(context, errors) for context in contexts])
 
     class MultiWorkerContext(tff.framework.SyncContext):
         def invoke(self, comp: Any, arg: Any) -> Any:
+            if _returns_per_client_values(comp.type_signature.result):
+                return contexts[0].invoke(comp, arg)
             with errors.lock:
                 errors.generation += 1
             return mergeable.invoke(comp, arg)

@@ -234,3 +234,23 @@ def test_face_training_resumes_from_the_checkpoint_once_workers_are_back(tmp_pat
     with worker_session(local_workers=2, timeout_s=120, **quiet):
         results = run_face_training(config, tmp_path / "run", resume=True, **quiet)
     assert [r["round"] for r in results["rows"]] == [1, 2]
+
+
+@pytest.mark.slow
+def test_per_client_results_keep_client_order_on_two_workers(tmp_path):
+    from tff_train.tff_runtime import import_tff
+
+    tff = import_tff()
+
+    @tff.tensorflow.computation(np.float32)
+    def double(x):  # noqa: ANN001, ANN202
+        return x * 2.0
+
+    @tff.federated_computation(tff.FederatedType(np.float32, tff.CLIENTS))
+    def per_client(values):  # noqa: ANN001, ANN202
+        return tff.federated_map(double, values)
+
+    values = [float(v) for v in range(7)]
+    with worker_session(local_workers=2, timeout_s=60, log=lambda _: None):
+        for _ in range(3):
+            assert [float(v) for v in per_client(values)] == [2 * v for v in values]
