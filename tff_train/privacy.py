@@ -32,6 +32,7 @@ from typing import Any
 import dp_accounting
 import tensorflow_privacy as tfp
 
+from tff_train.remote_execution import remote_context_installed
 from tff_train.tff_runtime import import_tff
 
 # Rényi orders for the RDP accountant: a dense grid at small orders plus large ones for tiny q.
@@ -181,9 +182,15 @@ def secure_simulation_context() -> Iterator[None]:
     """Runs TFF computations in the test runtime, which simulates the secure-sum intrinsics.
 
     The context has its own `worker_binary`; it is stopped when the context is garbage collected
-    after the `with` block (and by `shutdown_tff_workers()` at exit in any case).
+    after the `with` block (and by `shutdown_tff_workers()` at exit in any case). Refused inside
+    a `RemoteExecution` (worker services do not implement the secure intrinsics), rather than
+    silently running in-process.
     """
     tff = import_tff()
+    if remote_context_installed():
+        raise ValueError("secure aggregation (aggregation.secure=True) runs in TFF's in-process "
+                         "secure-sum simulation, which worker services do not implement: "
+                         "expected no --workers / --local_workers; got a remote worker context")
     context = tff.backends.test.create_sync_test_cpp_execution_context()
     with tff.framework.get_context_stack().install(context):
         yield

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -28,6 +29,16 @@ _MAX_MESSAGE_BYTES = 2 * 1000 * 1000 * 1000  # as TFF's local context
 _CHANNEL_OPTIONS = [("grpc.max_message_length", _MAX_MESSAGE_BYTES),
                     ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                     ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)]
+
+
+# The contexts built by RemoteExecution, so code that needs an in-process runtime can refuse them.
+_REMOTE_CONTEXTS: weakref.WeakSet = weakref.WeakSet()
+
+
+def remote_context_installed() -> bool:
+    """Whether this thread's current TFF context runs on worker services (`RemoteExecution`)."""
+    tff = import_tff()
+    return tff.framework.get_context_stack().current in _REMOTE_CONTEXTS
 
 
 class WorkerError(RuntimeError):
@@ -253,6 +264,7 @@ class RemoteExecution:
             self.close()
             raise
         self.context = self._build_context()
+        _REMOTE_CONTEXTS.add(self.context)
         self._installed: contextlib.AbstractContextManager | None = None
 
     def _build_context(self) -> Any:

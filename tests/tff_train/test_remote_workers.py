@@ -254,3 +254,17 @@ def test_per_client_results_keep_client_order_on_two_workers(tmp_path):
     with worker_session(local_workers=2, timeout_s=60, log=lambda _: None):
         for _ in range(3):
             assert [float(v) for v in per_client(values)] == [2 * v for v in values]
+
+
+def test_secure_aggregation_refuses_to_run_silently_in_process_on_workers(tmp_path):
+    from tff_train.privacy import secure_simulation_context
+    from tff_train.remote_execution import remote_context_installed
+
+    assert not remote_context_installed()
+    with worker_session(local_workers=1, timeout_s=60, log=lambda _: None):
+        assert remote_context_installed()
+        with pytest.raises(ValueError, match=r"aggregation.secure=True\) runs in TFF's in-process "
+                                             "secure-sum simulation.*expected no --workers"), \
+                secure_simulation_context():
+            pass
+    assert not remote_context_installed()
