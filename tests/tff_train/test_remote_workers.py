@@ -118,7 +118,8 @@ def test_launcher_escalates_to_sigkill_for_a_worker_ignoring_sigint(tmp_path):
 
 # --- remote execution --------------------------------------------------------------------------
 
-def _tiny_fed_avg_run(rounds: int = 2) -> tuple[dict, list[np.ndarray]]:
+def _tiny_fed_avg_run(rounds: int = 2, aggregation: dict | None = None
+                      ) -> tuple[dict, list[np.ndarray]]:
     """Two FedAvg rounds of a tiny CNN on 5 fixed clients: (last metrics, trainable weights)."""
     import tensorflow as tf
 
@@ -135,13 +136,37 @@ def _tiny_fed_avg_run(rounds: int = 2) -> tuple[dict, list[np.ndarray]]:
         lambda: build_face_cnn(width=4, depth=1, convs_per_block=1, dense_units=8, dropout=0.0,
                                input_pool=2, num_classes=7, seed=0),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.1),
-        server_optimizer=tff.learning.optimizers.build_sgdm(1.0))
+        server_optimizer=tff.learning.optimizers.build_sgdm(1.0),
+        **_aggregator_kwargs(aggregation))
     state = process.initialize()
     for _ in range(rounds):
         output = process.next(state, datasets)
         state = output.state
     metrics = {k: float(v) for k, v in output.metrics["client_work"]["train"].items()}
     return metrics, [np.asarray(w) for w in process.get_model_weights(state).trainable]
+
+
+def _aggregator_kwargs(aggregation: dict | None) -> dict:
+    if not aggregation:
+        return {}
+    from tff_train.aggregation_config import build_model_aggregator
+
+    factory, weighted = build_model_aggregator(aggregation)
+    return {"model_aggregator": factory, "weighted": weighted}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aggregation", [
+    {"robust": "median", "clip_norm": 1.0},  # stacked client rows merged across the workers
+    {"quantization_bits": 8},
+])
+def test_two_workers_equal_in_process_for_robust_and_compressed_aggregation(aggregation):
+    expected_metrics, expected_weights = _tiny_fed_avg_run(rounds=1, aggregation=aggregation)
+    with worker_session(local_workers=2, timeout_s=120, log=lambda _: None):
+        metrics, weights = _tiny_fed_avg_run(rounds=1, aggregation=aggregation)
+    assert metrics == pytest.approx(expected_metrics, rel=1e-5)
+    for got, want in zip(weights, expected_weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
