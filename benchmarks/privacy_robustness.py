@@ -8,8 +8,11 @@ the same seed on the same data; PublicTest every `--eval_every` rounds, PrivateT
 
 Runs (`--runs` selects a subset): `clean` (weighted FedAvg: ε = ∞, 0 malicious, 0% dropout),
 `dp_8` / `dp_3` (DP-FedAvg, fixed clip `--dp_clip_norm`, noise multiplier solved for ε at δ and
-q = 1 over the rounds), `malicious_fedavg` / `malicious_robust` (20% of the clients send
-sign-flipped updates scaled by `--attack_scale`, aggregated by FedAvg vs clipping + trimmed mean),
+q = 1 over the rounds), `malicious_fedavg` / `malicious_robust` / `malicious_median` (20% of the
+clients send sign-flipped updates scaled by `--attack_scale`, aggregated by FedAvg vs clipping +
+trimmed mean vs clipping + coordinate median; the reported robust accuracy is the robust run with
+the best PublicTest accuracy), `robust_clean` (clipping + trimmed mean without attackers: the cost
+of the robust combiner itself),
 `dropout_30` / `dropout_50` (that fraction of the sampled clients fails each round),
 `compressed` (8-bit uplink). A finished run's results.json under `--workdir` is reused when
 `--reuse` is set, so an interrupted benchmark continues where it stopped.
@@ -33,7 +36,8 @@ from tff_train.privacy import default_delta, noise_for_epsilon
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 
 RUNS = ("clean", "malicious_robust", "malicious_fedavg", "dp_8", "dp_3", "dropout_30",
-        "dropout_50", "compressed")
+        "dropout_50", "compressed", "robust_clean", "malicious_median")
+ROBUST_UNDER_ATTACK = ("malicious_robust", "malicious_median")
 
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")
@@ -64,12 +68,18 @@ def run_overrides(name: str, *, rounds: int, num_clients: int, clients_per_round
         noise = noise_for_epsilon(epsilon, clients_per_round / num_clients, rounds, delta)
         return {"aggregation.dp_noise_multiplier": noise,
                 "aggregation.clip_norm": dp_clip_norm, "privacy.delta": delta}
-    if name.startswith("malicious_"):
+    trimmed = {"aggregation.robust": "trimmed_mean",
+               "aggregation.trim_fraction": robust_trim_fraction,
+               "aggregation.clip_norm": robust_clip_norm}
+    if name == "robust_clean":
+        return trimmed
+    if name in ("malicious_fedavg", *ROBUST_UNDER_ATTACK):
         attack = {"faults.malicious_fraction": malicious_fraction,
                   "faults.attack": "sign_flip", "faults.attack_scale": attack_scale}
         if name == "malicious_robust":
-            attack.update({"aggregation.robust": "trimmed_mean",
-                           "aggregation.trim_fraction": robust_trim_fraction,
+            attack.update(trimmed)
+        elif name == "malicious_median":
+            attack.update({"aggregation.robust": "median",
                            "aggregation.clip_norm": robust_clip_norm})
         return attack
     if name.startswith("dropout_"):
@@ -171,9 +181,15 @@ def headline(runs: dict[str, dict]) -> dict:
             p = runs[f"dp_{eps}"]["privacy"]
             dp[eps] = {"accuracy": acc(f"dp_{eps}"), "epsilon": p["epsilon"], "delta": p["delta"],
                        "noise_multiplier": p["noise_multiplier"]}
+    candidates = [n for n in ROBUST_UNDER_ATTACK if n in runs]
+    chosen = max(candidates, key=lambda n: runs[n]["public_test_accuracy"], default=None)
     malicious = {"clean": acc("clean"), "fedavg": acc("malicious_fedavg"),
-                 "robust": acc("malicious_robust")}
-    if None not in malicious.values():
+                 "robust": acc(chosen) if chosen else None}
+    if chosen:
+        malicious["robust_run"] = chosen + " (best PublicTest among " + ", ".join(candidates) + ")"
+    if "robust_clean" in runs:
+        malicious["robust_without_attack"] = acc("robust_clean")
+    if None not in (malicious["clean"], malicious["robust"]):
         malicious["robust_minus_clean_points"] = 100 * (malicious["robust"] - malicious["clean"])
         malicious["target_robust_within_2_points"] = malicious["robust_minus_clean_points"] >= -2
     dropout = {"0": acc("clean"), "30": acc("dropout_30"), "50": acc("dropout_50")}

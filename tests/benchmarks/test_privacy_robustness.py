@@ -30,20 +30,25 @@ def test_attack_dropout_and_compression_runs():
     robust = run_overrides("malicious_robust", **SETTINGS)
     assert fedavg["faults.attack"] == "sign_flip" and fedavg["faults.malicious_fraction"] == 0.2
     assert robust["aggregation.robust"] == "trimmed_mean" and "aggregation.robust" not in fedavg
+    assert run_overrides("malicious_median", **SETTINGS)["aggregation.robust"] == "median"
+    no_attack = run_overrides("robust_clean", **SETTINGS)
+    assert no_attack["aggregation.robust"] == "trimmed_mean" and "faults.attack" not in no_attack
     assert run_overrides("dropout_30", **SETTINGS) == {"train.dropout_fraction": 0.3}
     assert run_overrides("compressed", **SETTINGS) == {"aggregation.quantization_bits": 8}
     with pytest.raises(ValueError, match=r"--runs: 'dp' is not one of \['clean'"):
         run_overrides("dp", **SETTINGS)
 
 
-def _run(acc, **extra):
-    return {"private_test_accuracy": acc, "uplink_bytes_per_client": 350,
+def _run(acc, public=0.4, **extra):
+    return {"private_test_accuracy": acc, "public_test_accuracy": public,
+            "uplink_bytes_per_client": 350,
             "downlink_bytes_per_client": 1000, "bytes_per_round_mean": 13500.0, **extra}
 
 
 def test_headline_has_the_issue_shape():
     runs = {name: _run(0.4) for name in RUNS}
-    runs["malicious_robust"] = _run(0.37)
+    runs["malicious_robust"] = _run(0.37, public=0.38)
+    runs["malicious_median"] = _run(0.39, public=0.30)  # chosen on PublicTest, not PrivateTest
     runs["compressed"]["uplink_bytes_per_client"] = 100
     for eps in ("8", "3"):
         runs[f"dp_{eps}"]["privacy"] = {"epsilon": float(eps) - 0.01, "delta": 1e-5,
@@ -54,6 +59,8 @@ def test_headline_has_the_issue_shape():
                             "noise_multiplier": 2.0}
     assert h["malicious"]["robust_minus_clean_points"] == pytest.approx(-3.0)
     assert h["malicious"]["target_robust_within_2_points"] is False
+    assert h["malicious"]["robust_run"].startswith("malicious_robust (best PublicTest")
+    assert h["malicious"]["robust_without_attack"] == 0.4
     assert h["dropout"] == {"0": 0.4, "30": 0.4, "50": 0.4}
     assert h["bytes_per_round"]["uplink_compression_ratio"] == 3.5
 
@@ -61,4 +68,5 @@ def test_headline_has_the_issue_shape():
 def test_headline_of_a_partial_run_leaves_missing_entries_empty():
     h = headline({"clean": _run(0.4)})
     assert h["malicious"] == {"clean": 0.4, "fedavg": None, "robust": None}
+    assert "robust_minus_clean_points" not in h["malicious"]
     assert set(h["dp"]) == {"inf"} and "uplink_compression_ratio" not in h["bytes_per_round"]
