@@ -156,6 +156,7 @@ def main(argv: Sequence[str]) -> None:
                     t0 = time.time()
                     results = run_face_training(config, workdir, data=data)
                     results["wall_time_s"] = time.time() - t0
+                    done.write_text(json.dumps(results, indent=2, default=float))  # for --reuse
                 runs[name] = summarise(name, overrides, results)
                 runs[name]["wall_time_s"] = results.get("wall_time_s")
                 emit(result, FLAGS.out)  # partial results survive an interrupted benchmark
