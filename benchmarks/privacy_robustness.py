@@ -176,7 +176,7 @@ def headline(runs: dict[str, dict]) -> dict:
 
     dp = {}
     if "clean" in runs:
-        dp["inf"] = {"accuracy": acc("clean"), "epsilon": float("inf"), "delta": 0.0}
+        dp["inf"] = {"accuracy": acc("clean"), "epsilon": "inf", "delta": 0.0}  # strict JSON
     for eps in ("8", "3"):
         if f"dp_{eps}" in runs:
             p = runs[f"dp_{eps}"]["privacy"]

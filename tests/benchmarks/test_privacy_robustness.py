@@ -54,7 +54,7 @@ def test_headline_has_the_issue_shape():
         runs[f"dp_{eps}"]["privacy"] = {"epsilon": float(eps) - 0.01, "delta": 1e-5,
                                         "noise_multiplier": 2.0}
     h = headline(runs)
-    assert set(h["dp"]) == {"inf", "8", "3"} and math.isinf(h["dp"]["inf"]["epsilon"])
+    assert set(h["dp"]) == {"inf", "8", "3"} and math.isinf(float(h["dp"]["inf"]["epsilon"]))
     assert h["dp"]["3"] == {"accuracy": 0.4, "epsilon": 2.99, "delta": 1e-5,
                             "noise_multiplier": 2.0}
     assert h["malicious"]["robust_minus_clean_points"] == pytest.approx(-3.0)
