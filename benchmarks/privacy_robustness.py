@@ -10,9 +10,9 @@ Runs (`--runs` selects a subset): `clean` (weighted FedAvg: ε = ∞, 0 maliciou
 `dp_8` / `dp_3` (DP-FedAvg, fixed clip `--dp_clip_norm`, noise multiplier solved for ε at δ and
 q = 1 over the rounds), `malicious_fedavg` / `malicious_robust` / `malicious_median` (20% of the
 clients send sign-flipped updates scaled by `--attack_scale`, aggregated by FedAvg vs clipping +
-trimmed mean vs clipping + coordinate median; the reported robust accuracy is the robust run with
-the best PublicTest accuracy), `robust_clean` (clipping + trimmed mean without attackers: the cost
-of the robust combiner itself),
+trimmed mean vs clipping + coordinate median vs clipping + multi-Krum; the reported robust accuracy
+is the robust run with the best PublicTest accuracy), `robust_clean` / `krum_clean` (clipping +
+trimmed mean / multi-Krum without attackers: the cost of the robust combiner itself),
 `dropout_30` / `dropout_50` (that fraction of the sampled clients fails each round),
 `compressed` (8-bit uplink). A finished run's results.json under `--workdir` is reused when
 `--reuse` is set, so an interrupted benchmark continues where it stopped.
@@ -36,8 +36,9 @@ from tff_train.privacy import default_delta, noise_for_epsilon
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 
 RUNS = ("clean", "malicious_robust", "malicious_fedavg", "dp_8", "dp_3", "dropout_30",
-        "dropout_50", "compressed", "robust_clean", "malicious_median")
-ROBUST_UNDER_ATTACK = ("malicious_robust", "malicious_median")
+        "dropout_50", "compressed", "robust_clean", "malicious_median", "malicious_krum",
+        "krum_clean")
+ROBUST_UNDER_ATTACK = ("malicious_robust", "malicious_median", "malicious_krum")
 
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")
@@ -71,13 +72,20 @@ def run_overrides(name: str, *, rounds: int, num_clients: int, clients_per_round
     trimmed = {"aggregation.robust": "trimmed_mean",
                "aggregation.trim_fraction": robust_trim_fraction,
                "aggregation.clip_norm": robust_clip_norm}
+    krum = {"aggregation.robust": "multi_krum",
+            "aggregation.trim_fraction": robust_trim_fraction,
+            "aggregation.clip_norm": robust_clip_norm}
     if name == "robust_clean":
         return trimmed
+    if name == "krum_clean":
+        return krum
     if name in ("malicious_fedavg", *ROBUST_UNDER_ATTACK):
         attack = {"faults.malicious_fraction": malicious_fraction,
                   "faults.attack": "sign_flip", "faults.attack_scale": attack_scale}
         if name == "malicious_robust":
             attack.update(trimmed)
+        elif name == "malicious_krum":
+            attack.update(krum)
         elif name == "malicious_median":
             attack.update({"aggregation.robust": "median",
                            "aggregation.clip_norm": robust_clip_norm})
@@ -189,7 +197,9 @@ def headline(runs: dict[str, dict]) -> dict:
     if chosen:
         malicious["robust_run"] = chosen + " (best PublicTest among " + ", ".join(candidates) + ")"
     if "robust_clean" in runs:
-        malicious["robust_without_attack"] = acc("robust_clean")
+        malicious["trimmed_mean_without_attack"] = acc("robust_clean")
+    if "krum_clean" in runs:
+        malicious["multi_krum_without_attack"] = acc("krum_clean")
     if None not in (malicious["clean"], malicious["robust"]):
         malicious["robust_minus_clean_points"] = 100 * (malicious["robust"] - malicious["clean"])
         malicious["target_robust_within_2_points"] = malicious["robust_minus_clean_points"] >= -2

@@ -56,8 +56,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.aggregation = ml_collections.ConfigDict()
     config.aggregation.clip_norm = ml_collections.config_dict.placeholder(float)
     config.aggregation.dp_noise_multiplier = ml_collections.config_dict.placeholder(float)
-    config.aggregation.robust = ml_collections.config_dict.placeholder(str)  # median|trimmed_mean
-    config.aggregation.trim_fraction = 0.1
+    # median | trimmed_mean | multi_krum
+    config.aggregation.robust = ml_collections.config_dict.placeholder(str)
+    config.aggregation.trim_fraction = 0.1  # trimmed_mean: cut per end; multi_krum: dropped
     config.aggregation.quantization_bits = ml_collections.config_dict.placeholder(int)
     config.aggregation.secure = False  # secure aggregation (simulated secure sum)
 

@@ -14,10 +14,14 @@ of its fields; unknown keys are rejected):
 | secure                         | secure-sum mean (`privacy.build_secure_aggregator`)| default  |
 | secure + dp_noise_multiplier   | DP with a secure record sum (needs clip_norm)      | False    |
 | robust = median / trimmed_mean | `RobustMeanFactory` (after clip_norm if set)       | False    |
+| robust = multi_krum            | `MultiKrumFactory(trim_fraction)`: drops the       | True     |
+|                                | floor(trim_fraction*K) most outlying deltas, then  |          |
+|                                | the weighted mean (after clip_norm if set)         |          |
 | quantization_bits              | `compression.build_compression_aggregator`         | default  |
 
 "default" is `weighted` if given, else True (example-count FedAvg). DP and robust combiners are
-unweighted; asking for `weighted=True` with them is an error. Secure processes must run inside
+unweighted; asking for `weighted=True` with them is an error (multi-Krum is weighted: asking for
+`weighted=False` with it is an error). Secure processes must run inside
 `tff_train.privacy.secure_simulation_context()`.
 """
 
@@ -29,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tff_train.compression import build_compression_aggregator
+from tff_train.krum_aggregation import MultiKrumFactory
 from tff_train.privacy import build_dp_aggregator, build_secure_aggregator
 from tff_train.robust_aggregation import COMBINERS, RobustMeanFactory
 from tff_train.tff_runtime import import_tff
@@ -43,14 +48,15 @@ class AggregationOptions:
     dp_noise_multiplier: float | None = None  # None: no DP; 0 = clipping without noise
     clients_per_round: int | None = None  # expected clients per round (DP normalisation)
     secure: bool = False  # secure aggregation (simulated)
-    robust: str | None = None  # one of COMBINERS
-    trim_fraction: float = 0.1  # for robust="trimmed_mean": fraction cut at each end
+    robust: str | None = None  # one of ROBUST
+    trim_fraction: float = 0.1  # trimmed_mean: cut at each end; multi_krum: outliers dropped
     quantization_bits: int | None = None  # e.g. 8: quantized uplink
     quantization_threshold: int = 0  # tensors with <= this many values stay float32
     quantization_stochastic: bool = False  # stochastic (unbiased) instead of nearest rounding
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(AggregationOptions))
+ROBUST = (*COMBINERS, "multi_krum")
 
 
 def _fail(key: str, expected: str, got: object) -> None:
@@ -97,8 +103,8 @@ def validate_options(options: AggregationOptions) -> None:
     if o.clients_per_round is not None and not (
             _is_int(o.clients_per_round) and o.clients_per_round >= 1):
         _fail("clients_per_round", "an int >= 1 or None", o.clients_per_round)
-    if o.robust is not None and o.robust not in COMBINERS:
-        _fail("robust", f"None or one of {list(COMBINERS)}", o.robust)
+    if o.robust is not None and o.robust not in ROBUST:
+        _fail("robust", f"None or one of {list(ROBUST)}", o.robust)
     if not (_is_number(o.trim_fraction) and 0 <= o.trim_fraction < 0.5):
         _fail("trim_fraction", "a number in [0, 0.5)", o.trim_fraction)
     if o.quantization_bits is not None and not (
@@ -115,10 +121,13 @@ def validate_options(options: AggregationOptions) -> None:
     if dp and robust:
         _fail("robust", "None when dp_noise_multiplier is set (DP and robust combiners do not "
               "combine)", o.robust)
-    if (dp or robust) and o.weighted:
+    krum = o.robust == "multi_krum"
+    if (dp or (robust and not krum)) and o.weighted:
         reason = "DP" if dp else "robust"
         _fail("weighted", f"False or None with {reason} aggregation (it is unweighted)",
               o.weighted)
+    if krum and o.weighted is False:
+        _fail("weighted", "True or None with robust='multi_krum' (a weighted mean)", o.weighted)
     if o.secure and robust:
         _fail("secure", "False with a robust combiner (it needs the individual updates)",
               o.secure)
@@ -140,8 +149,10 @@ def build_model_aggregator(options: AggregationOptions | Mapping[str, Any] | Any
                                    clip_norm=clip, secure=o.secure), False
     tff = import_tff()
     if o.robust is not None:
-        factory = RobustMeanFactory(o.robust, float(o.trim_fraction))
-        return (factory if clip is None else tff.aggregators.clipping_factory(clip, factory)), False
+        krum = o.robust == "multi_krum"
+        factory = (MultiKrumFactory(float(o.trim_fraction)) if krum
+                   else RobustMeanFactory(o.robust, float(o.trim_fraction)))
+        return (factory if clip is None else tff.aggregators.clipping_factory(clip, factory)), krum
     weighted = True if o.weighted is None else o.weighted
     if o.secure:
         return build_secure_aggregator(weighted=weighted, clip_norm=clip), weighted

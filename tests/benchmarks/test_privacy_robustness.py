@@ -31,6 +31,9 @@ def test_attack_dropout_and_compression_runs():
     assert fedavg["faults.attack"] == "sign_flip" and fedavg["faults.malicious_fraction"] == 0.2
     assert robust["aggregation.robust"] == "trimmed_mean" and "aggregation.robust" not in fedavg
     assert run_overrides("malicious_median", **SETTINGS)["aggregation.robust"] == "median"
+    krum = run_overrides("malicious_krum", **SETTINGS)
+    assert krum["aggregation.robust"] == "multi_krum" and krum["faults.attack"] == "sign_flip"
+    assert "faults.attack" not in run_overrides("krum_clean", **SETTINGS)
     no_attack = run_overrides("robust_clean", **SETTINGS)
     assert no_attack["aggregation.robust"] == "trimmed_mean" and "faults.attack" not in no_attack
     assert run_overrides("dropout_30", **SETTINGS) == {"train.dropout_fraction": 0.3}
@@ -49,6 +52,7 @@ def test_headline_has_the_issue_shape():
     runs = {name: _run(0.4) for name in RUNS}
     runs["malicious_robust"] = _run(0.37, public=0.38)
     runs["malicious_median"] = _run(0.39, public=0.30)  # chosen on PublicTest, not PrivateTest
+    runs["malicious_krum"] = _run(0.2, public=0.1)
     runs["compressed"]["uplink_bytes_per_client"] = 100
     for eps in ("8", "3"):
         runs[f"dp_{eps}"]["privacy"] = {"epsilon": float(eps) - 0.01, "delta": 1e-5,
@@ -60,7 +64,8 @@ def test_headline_has_the_issue_shape():
     assert h["malicious"]["robust_minus_clean_points"] == pytest.approx(-3.0)
     assert h["malicious"]["target_robust_within_2_points"] is False
     assert h["malicious"]["robust_run"].startswith("malicious_robust (best PublicTest")
-    assert h["malicious"]["robust_without_attack"] == 0.4
+    assert h["malicious"]["trimmed_mean_without_attack"] == 0.4
+    assert h["malicious"]["multi_krum_without_attack"] == 0.4
     assert h["dropout"] == {"0": 0.4, "30": 0.4, "50": 0.4}
     assert h["bytes_per_round"]["uplink_compression_ratio"] == 3.5
 

@@ -36,6 +36,8 @@ def test_defaults_keep_tffs_plain_mean():
     (dict(secure=True, weighted=False, clip_norm=2.0), False),
     (dict(robust="median"), False),
     (dict(robust="trimmed_mean", trim_fraction=0.2, clip_norm=1.0, weighted=False), False),
+    (dict(robust="multi_krum", trim_fraction=0.2), True),
+    (dict(robust="multi_krum", clip_norm=10.0, weighted=True), True),
     (dict(quantization_bits=8), True),
     (dict(quantization_bits=8, clip_norm=1.0, weighted=False), False),
 ])
@@ -85,7 +87,10 @@ def test_config_dict_and_mapping_are_accepted():
     (dict(robust="median", weighted=True),
      r"aggregation.weighted must be False or None with robust aggregation"),
     (dict(robust="mean"),
-     r"aggregation.robust must be None or one of \['median', 'trimmed_mean'\]; got 'mean'"),
+     r"aggregation.robust must be None or one of \['median', 'trimmed_mean', 'multi_krum'\]; "
+     "got 'mean'"),
+    (dict(robust="multi_krum", weighted=False),
+     r"aggregation.weighted must be True or None with robust='multi_krum'"),
     (dict(robust="trimmed_mean", trim_fraction=0.5), r"aggregation.trim_fraction must be a number"),
     (dict(secure=True, robust="median"), r"aggregation.secure must be False with a robust"),
     (dict(secure=True, dp_noise_multiplier=0.1, clients_per_round=5),

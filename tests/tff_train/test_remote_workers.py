@@ -159,6 +159,7 @@ def _aggregator_kwargs(aggregation: dict | None) -> dict:
 @pytest.mark.parametrize("aggregation", [
     {"robust": "median", "clip_norm": 1.0},  # stacked client rows merged across the workers
     {"quantization_bits": 8},
+    {"robust": "multi_krum", "trim_fraction": 0.2},
 ])
 def test_two_workers_equal_in_process_for_robust_and_compressed_aggregation(aggregation):
     expected_metrics, expected_weights = _tiny_fed_avg_run(rounds=1, aggregation=aggregation)
