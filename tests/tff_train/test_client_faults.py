@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.client_faults import (
     build_fed_avg_with_update_attacks,
     flip_labels,
@@ -17,19 +18,6 @@ from tff_train.client_faults import (
 )
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.tff_runtime import import_tff
-
-TOY_SPEC = (tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32))
-
-
-def _toy_client(n, target):
-    x = np.ones((n, 1), np.float32)
-    y = np.full((n, 1), target, np.float32)
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(n)  # one batch = one SGD step
-
-
-def _toy_model():
-    dense = tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
-    return tf.keras.Sequential([tf.keras.Input((1,)), dense])
 
 
 def test_malicious_clients_are_a_fixed_seeded_set():
@@ -69,7 +57,7 @@ def test_update_multipliers_mark_only_the_malicious_clients():
      r"malicious_ids must be in \[0, 1\); got \[3\]"),
     (lambda: update_multipliers([0], [0], "noise"), r"attack must be one of \['sign_flip'"),
     (lambda: update_multipliers([0], [0], "scale", 0.0), r"scale must be > 0; got 0.0"),
-    (lambda: with_update_multipliers([_toy_client(1, 1.0)], [1.0, 2.0]),
+    (lambda: with_update_multipliers([toy_client(1, 1.0)], [1.0, 2.0]),
      r"multipliers must have one value per dataset \(1\); got 2"),
     (lambda: surviving_clients([], 0.5, 0, 1), r"client_ids must be a non-empty 1-D sequence"),
     (lambda: surviving_clients([1, 2], -0.1, 0, 1), r"dropout_fraction must be in \[0, 1\]"),
@@ -83,7 +71,7 @@ def test_aggregator_weightedness_is_checked():
     unweighted = import_tff().aggregators.UnweightedMeanFactory()
     with pytest.raises(TypeError, match="model_aggregator must be a WeightedAggregationFactory"):
         build_fed_avg_with_update_attacks(
-            _toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
+            toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
             server_optimizer=build_tff_optimizer("sgd", 1.0), model_aggregator=unweighted,
             input_spec=TOY_SPEC, loss_builder=tf.keras.losses.MeanSquaredError)
 
@@ -91,7 +79,7 @@ def test_aggregator_weightedness_is_checked():
 @pytest.fixture(scope="module")
 def attack_process():
     return build_fed_avg_with_update_attacks(
-        _toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
+        toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=True,
         input_spec=TOY_SPEC, loss_builder=tf.keras.losses.MeanSquaredError)
 
@@ -110,7 +98,7 @@ def _one_round(process, clients, multipliers):
 def test_update_attacks_change_only_the_designated_clients(attack_process, multipliers,
                                                            expected):
     # Client A (1 example, target 1) has delta 0.5; client B (3 examples, target 2) has 1.0.
-    clients = [_toy_client(1, 1.0), _toy_client(3, 2.0)]
+    clients = [toy_client(1, 1.0), toy_client(3, 2.0)]
     assert _one_round(attack_process, clients, multipliers) == pytest.approx(expected, abs=1e-6)
 
 
@@ -126,7 +114,7 @@ def test_surviving_clients_is_seeded_and_keeps_at_least_one():
 
 
 def test_a_round_completes_with_the_surviving_clients(attack_process):
-    clients = {0: _toy_client(1, 1.0), 1: _toy_client(3, 2.0)}  # deltas 0.5 and 1.0
+    clients = {0: toy_client(1, 1.0), 1: toy_client(3, 2.0)}  # deltas 0.5 and 1.0
     kept = surviving_clients([0, 1], 0.5, seed=3, round_num=1)
     assert len(kept) == 1
     kernel = _one_round(attack_process, [clients[int(k)] for k in kept], [1.0])

@@ -6,19 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.face_fed_avg import build_face_fed_avg, round_datasets, sample_clients
 from tff_train.optimizers import build_tff_optimizer
-
-
-def _toy_client(n: int, target: float) -> tf.data.Dataset:
-    x = np.ones((n, 1), np.float32)
-    y = np.full((n, 1), target, np.float32)
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(n)  # one batch = one SGD step
-
-
-def _toy_model() -> tf.keras.Model:
-    dense = tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
-    return tf.keras.Sequential([tf.keras.Input((1,)), dense])
 
 
 @pytest.mark.parametrize(("weighted", "expected"), [(True, 0.875), (False, 0.75)])
@@ -27,12 +17,12 @@ def test_aggregate_matches_hand_computation(weighted, expected):
     # client A (1 example, c=1) -> 0.5; client B (3 examples, c=2) -> 1.0.
     # Weighted by examples: (1*0.5 + 3*1.0) / 4 = 0.875; unweighted mean: 0.75.
     process = build_face_fed_avg(
-        _toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
+        toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=weighted,
-        input_spec=(tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32)),
+        input_spec=TOY_SPEC,
         loss_builder=tf.keras.losses.MeanSquaredError)
     state = process.initialize()
-    state = process.next(state, [_toy_client(1, 1.0), _toy_client(3, 2.0)]).state
+    state = process.next(state, [toy_client(1, 1.0), toy_client(3, 2.0)]).state
     (kernel,) = process.get_model_weights(state).trainable
     assert float(np.asarray(kernel).ravel()[0]) == pytest.approx(expected, abs=1e-6)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.face_fed_avg import build_face_fed_avg
 from tff_train.krum_aggregation import MultiKrumFactory, multi_krum_select
 from tff_train.optimizers import build_tff_optimizer
@@ -78,21 +79,15 @@ def test_krum_fed_avg_round_drops_a_poisoned_client():
     # One SGD step (lr 0.25) on MSE from w=0 with x=1, y=c gives delta 0.5 c: targets 1, 2, 3 and
     # 200 -> deltas 0.5, 1, 1.5, 100. f = floor(0.25 * 4) = 1: the 100 is dropped and the rest
     # averaged by example count (2, 2, 4 examples): (0.5*2 + 1*2 + 1.5*4) / 8 = 1.125.
-    def toy_client(target, n):
-        return tf.data.Dataset.from_tensor_slices(
-            (np.ones((n, 1), np.float32), np.full((n, 1), target, np.float32))).batch(n)
 
-    def toy_model():
-        dense = tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
-        return tf.keras.Sequential([tf.keras.Input((1,)), dense])
 
     process = build_face_fed_avg(
         toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=True,
         model_aggregator=MultiKrumFactory(0.25),
-        input_spec=(tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32)),
+        input_spec=TOY_SPEC,
         loss_builder=tf.keras.losses.MeanSquaredError)
-    clients = [toy_client(1.0, 2), toy_client(2.0, 2), toy_client(3.0, 4), toy_client(200.0, 2)]
+    clients = [toy_client(2, 1.0), toy_client(2, 2.0), toy_client(4, 3.0), toy_client(2, 200.0)]
     output = process.next(process.initialize(), clients)
     (kernel,) = process.get_model_weights(output.state).trainable
     assert float(np.asarray(kernel).ravel()[0]) == pytest.approx(1.125, abs=1e-5)

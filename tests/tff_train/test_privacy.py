@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.tff_train.toy_regression import toy_client, toy_model
 from tff_train.face_fed_avg import build_face_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import (
@@ -41,15 +42,8 @@ def _run(factory, values, weights=None):
     return process.next(process.initialize(), values, weights)
 
 
-def _toy_client(n, target):
-    x = np.ones((n, 1), np.float32)
-    y = np.full((n, 1), target, np.float32)
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(n)
 
 
-def _toy_model():
-    dense = tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
-    return tf.keras.Sequential([tf.keras.Input((1,)), dense])
 
 
 def test_epsilon_grows_with_rounds_and_rate_and_shrinks_with_noise():
@@ -131,14 +125,14 @@ def dp_fed_avg_results():
     results = {}
     for noise in (0.0, 1.0):
         process = build_face_fed_avg(
-            _toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
+            toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
             server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=False,
             model_aggregator=build_dp_aggregator(noise, 2, clip_norm=0.6),
             input_spec=(tf.TensorSpec([None, 1], tf.float32),
                         tf.TensorSpec([None, 1], tf.float32)),
             loss_builder=tf.keras.losses.MeanSquaredError)
         state = process.next(process.initialize(),
-                             [_toy_client(1, 1.0), _toy_client(3, 2.0)]).state
+                             [toy_client(1, 1.0), toy_client(3, 2.0)]).state
         results[noise] = float(np.asarray(process.get_model_weights(state).trainable[0])[0, 0])
     return results
 

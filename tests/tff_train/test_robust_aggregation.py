@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.face_fed_avg import build_face_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.robust_aggregation import RobustMeanFactory, coordinate_median, trimmed_mean
@@ -78,22 +79,16 @@ def test_factory_matches_the_numpy_reference(combiner, trim):
 def test_median_fed_avg_round_ignores_a_poisoned_client():
     # One SGD step (lr 0.25) on MSE from w=0 with x=1, y=c gives delta 0.5 c (test_face_fed_avg):
     # targets 1, 2 and 100 -> deltas 0.5, 1.0, 50; the median is 1.0 (the mean would be 17.17).
-    def toy_client(target):
-        return tf.data.Dataset.from_tensor_slices(
-            (np.ones((2, 1), np.float32), np.full((2, 1), target, np.float32))).batch(2)
 
-    def toy_model():
-        dense = tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
-        return tf.keras.Sequential([tf.keras.Input((1,)), dense])
 
     process = build_face_fed_avg(
         toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=False,
         model_aggregator=RobustMeanFactory("median"),
-        input_spec=(tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32)),
+        input_spec=TOY_SPEC,
         loss_builder=tf.keras.losses.MeanSquaredError)
-    output = process.next(process.initialize(), [toy_client(1.0), toy_client(2.0),
-                                                 toy_client(100.0)])
+    output = process.next(process.initialize(), [toy_client(2, 1.0), toy_client(2, 2.0),
+                                                 toy_client(2, 100.0)])
     (kernel,) = process.get_model_weights(output.state).trainable
     assert float(np.asarray(kernel).ravel()[0]) == pytest.approx(1.0, abs=1e-6)
     assert output.metrics["aggregator"]["num_updates"] == 3
