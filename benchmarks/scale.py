@@ -6,8 +6,9 @@ Dirichlet(0.5)-split into each client count. A small CNN, 1 local epoch, no augm
 
 * `clients`: for each count, R rounds with 10 clients per round and R rounds with all clients per
   round, on one freshly started loopback worker: per-round seconds (round 1 includes tracing),
-  examples per round, seconds spent building the round's datasets in the driver, and the peak RSS
-  of the driver and of the worker.
+  examples per round, seconds spent building the round's datasets in the driver, CPU seconds of
+  the driver and of the worker during `process.next`, and the peak RSS of the driver and of the
+  worker.
 * `workers`: the same 10-client run in-process (TFF's default local context), on 1 and on 2
   loopback workers: steady-state round time, final loss, largest absolute difference of the
   final weights and metrics from the in-process run, and time ratio to it.
@@ -117,6 +118,16 @@ def build_process() -> object:
         server_optimizer=tff.learning.optimizers.build_sgdm(1.0))
 
 
+def cpu_seconds() -> dict:
+    """User + system CPU seconds of this process and of each child process (TFF workers)."""
+    me = psutil.Process()
+    children = {}
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            children[child.pid] = sum(child.cpu_times()[:2])
+    return {"driver": sum(me.cpu_times()[:2]), "children": children}
+
+
 def run_rounds(process: object, clients: Sequence[tuple[np.ndarray, np.ndarray]],
                per_round: int, rounds: int) -> dict:
     """`rounds` FedAvg rounds; per-round timings, metrics and the final weights."""
@@ -128,12 +139,17 @@ def run_rounds(process: object, clients: Sequence[tuple[np.ndarray, np.ndarray]]
         datasets = round_datasets(clients, ids, seed=SEED, round_num=round_num, batch_size=32,
                                   local_epochs=1, augment=False)
         built = time.perf_counter()
+        cpu_before = cpu_seconds()
         output = process.next(state, datasets)
         done = time.perf_counter()
+        cpu_after = cpu_seconds()
         state = output.state
         train = output.metrics["client_work"]["train"]
         rows.append({"round": round_num, "round_time_s": done - built,
                      "dataset_build_s": built - started, "clients": int(per_round),
+                     "driver_cpu_s": cpu_after["driver"] - cpu_before["driver"],
+                     "workers_cpu_s": sum(cpu_after["children"].get(pid, 0.0) - t for pid, t
+                                          in cpu_before["children"].items()),
                      "examples": int(train["num_examples"]), "loss": float(train["loss"]),
                      "accuracy": float(train["sparse_categorical_accuracy"])})
     weights = [np.asarray(w) for w in process.get_model_weights(state).trainable]
@@ -173,6 +189,8 @@ def client_count_run(process: object, clients: list, rounds: int, timeout_s: flo
             "round_time_s": steady_round_time(rows), "rows": rows,
             "examples_per_round": float(np.mean([r["examples"] for r in rows])),
             "seconds_per_1k_examples": 1000 * steady_round_time(rows) / rows[-1]["examples"],
+            "driver_cpu_s": float(np.median([r["driver_cpu_s"] for r in rows[1:] or rows])),
+            "workers_cpu_s": float(np.median([r["workers_cpu_s"] for r in rows[1:] or rows])),
             "peak_rss_mb": {k: round(v, 1) for k, v in rss.peak_mb.items()}}
         log(f"{len(clients)} clients, {mode}: {result[mode]['round_time_s']:.2f} s/round, "
             f"{result[mode]['examples_per_round']:.0f} examples, RSS {result[mode]['peak_rss_mb']}")
