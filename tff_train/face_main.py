@@ -4,7 +4,8 @@
 
 Override config keys with `--config.train.rounds=10`; `--resume` continues from the last completed
 round in `--workdir` after a crash. `--local_workers=N` runs TFF on N local worker processes,
-`--workers=HOST:PORT,...` on running `worker_binary` services (`--worker_timeout_s` bounds a call).
+`--workers=HOST:PORT,...` on running `worker_binary` services (`--worker_timeout_s` bounds a call;
+`--worker_retries=K` reopens the workers after a failure and resumes from the last checkpoint).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from ml_collections import config_flags
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
 from tff_train.face_trainer import run_face_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
-from tff_train.worker_session import worker_session
+from tff_train.worker_flags import define_worker_flags, worker_retries, worker_session_kwargs
+from tff_train.worker_session import run_with_worker_retries
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/face_fer2013.py",
                                           "Experiment config file (get_config()).")
@@ -35,9 +36,12 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     import_tff()
     try:
-        with worker_session(**worker_session_kwargs(), log=logging.info):
-            run_face_training(_CONFIG.value, _WORKDIR.value, resume=_RESUME.value,
-                              crash_after_round=_CRASH_AFTER_ROUND.value, log=logging.info)
+        run_with_worker_retries(
+            lambda resume: run_face_training(_CONFIG.value, _WORKDIR.value, resume=resume,
+                                             crash_after_round=_CRASH_AFTER_ROUND.value,
+                                             log=logging.info),
+            resume=_RESUME.value, retries=worker_retries(), **worker_session_kwargs(),
+            log=logging.info)
     finally:
         shutdown_tff_workers()
 

@@ -26,6 +26,9 @@ def define_worker_flags() -> None:
     _FLAGS["worker_timeout_s"] = flags.DEFINE_float(
         "worker_timeout_s", DEFAULT_WORKER_TIMEOUT_S, "Fail with an error naming the worker "
         "when one call to a worker takes longer than this (a whole round must fit).")
+    _FLAGS["worker_retries"] = flags.DEFINE_integer(
+        "worker_retries", 0, "Checkpointed trainers (face_main): after a worker failure, reopen "
+        "the workers and resume from the last checkpoint up to this many times.")
 
 
 def worker_session_kwargs() -> dict:
@@ -34,3 +37,10 @@ def worker_session_kwargs() -> dict:
         raise RuntimeError("define_worker_flags() was not called before parsing flags")
     return {"workers": _FLAGS["workers"].value, "local_workers": _FLAGS["local_workers"].value,
             "timeout_s": _FLAGS["worker_timeout_s"].value}
+
+
+def worker_retries() -> int:
+    """The parsed `--worker_retries` (for `run_with_worker_retries`)."""
+    if not _FLAGS:
+        raise RuntimeError("define_worker_flags() was not called before parsing flags")
+    return _FLAGS["worker_retries"].value

@@ -294,3 +294,52 @@ def test_secure_aggregation_refuses_to_run_silently_in_process_on_workers(tmp_pa
                 secure_simulation_context():
             pass
     assert not remote_context_installed()
+
+
+def _local_worker_pids() -> list[int]:
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if p.name() == "worker_binary" and _alive(p.pid)]
+
+
+@pytest.mark.slow
+def test_worker_retries_reopen_the_workers_and_resume_from_the_checkpoint(tmp_path):
+    from configs import face_smoke
+    from tff_train.face_trainer import run_face_training
+    from tff_train.worker_session import run_with_worker_retries
+
+    one, two = face_smoke.get_config(), face_smoke.get_config()
+    one.train.rounds, two.train.rounds = 1, 2
+    one.personalization.steps = two.personalization.steps = 0
+    quiet = {"log": lambda _: None}
+    calls, messages = [], []
+
+    def run(resume):
+        calls.append(resume)
+        if len(calls) == 1:  # round 1 completes, then a worker dies before round 2
+            run_face_training(one, tmp_path / "run", **quiet)
+            os.kill(_local_worker_pids()[0], signal.SIGKILL)
+        return run_face_training(two, tmp_path / "run", resume=True, **quiet)
+
+    results = run_with_worker_retries(run, retries=1, retry_wait_s=0, local_workers=2,
+                                      timeout_s=60, log=messages.append)
+    assert calls == [False, True]
+    assert [r["round"] for r in results["rows"]] == [1, 2]
+    assert any("TFF worker 127.0.0.1:" in m and "retry 1 of 1" in m for m in messages)
+    assert _local_worker_pids() == []
+
+
+def test_worker_retries_give_up_with_the_last_error(tmp_path):
+    from tff_train.remote_execution import WorkerError
+    from tff_train.worker_session import run_with_worker_retries
+
+    calls = []
+
+    def run(resume):
+        calls.append(resume)
+        raise WorkerError(f"127.0.0.1:{len(calls)}", "gone")
+
+    with pytest.raises(WorkerError, match=r"TFF worker 127.0.0.1:3: gone"):
+        run_with_worker_retries(run, retries=2, retry_wait_s=0, log=lambda _: None)
+    assert calls == [False, True, True]
+    with pytest.raises(ValueError, match=r"--worker_retries must be an int >= 0; got -1"):
+        run_with_worker_retries(run, retries=-1)
