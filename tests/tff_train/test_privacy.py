@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.tff_train.toy_regression import toy_client, toy_model
+from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.face_fed_avg import build_face_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import (
@@ -128,8 +128,7 @@ def dp_fed_avg_results():
             toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
             server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=False,
             model_aggregator=build_dp_aggregator(noise, 2, clip_norm=0.6),
-            input_spec=(tf.TensorSpec([None, 1], tf.float32),
-                        tf.TensorSpec([None, 1], tf.float32)),
+            input_spec=TOY_SPEC,
             loss_builder=tf.keras.losses.MeanSquaredError)
         state = process.next(process.initialize(),
                              [toy_client(1, 1.0), toy_client(3, 2.0)]).state
