@@ -6,7 +6,9 @@ from pathlib import Path
 
 import ml_collections
 
+from tff_train.aggregation_config import as_options, validate_options
 from tff_train.client_faults import ATTACKS
+from tff_train.face_process import aggregation_options
 from tff_train.optimizers import OPTIMIZERS
 
 SOURCES = ("fer2013", "synthetic")
@@ -71,3 +73,4 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
              delta)
     _require(config.personalization.steps >= 0, "personalization.steps", ">= 0",
              config.personalization.steps)
+    validate_options(as_options(aggregation_options(config)))  # `aggregation.<key> must be ...`

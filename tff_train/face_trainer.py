@@ -20,7 +20,6 @@ import tensorflow as tf
 import tqdm
 
 from tff_train import checkpointing, workdir_io
-from tff_train.aggregation_config import build_model_aggregator
 from tff_train.batchnorm_recalibration import recalibrate_batchnorm
 from tff_train.client_faults import surviving_clients
 from tff_train.compression import communication_bytes
@@ -30,7 +29,7 @@ from tff_train.face_datasets import FaceData, load_face_data
 from tff_train.face_evaluation import evaluate_faces, personalise
 from tff_train.face_fed_avg import round_datasets, sample_clients
 from tff_train.face_model import build_face_cnn
-from tff_train.face_process import FaceProcess, aggregation_options, build_face_process
+from tff_train.face_process import FaceProcess, build_face_process
 
 
 def face_model_builder(config: ml_collections.ConfigDict) -> Callable[[], tf.keras.Model]:
@@ -133,8 +132,6 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
     this process with SIGKILL right after that round's checkpoint (for crash/resume tests).
     """
     validate_face_config(config)
-    aggregation = aggregation_options(config)
-    build_model_aggregator(aggregation)  # validates the options before anything is written
     workdir = Path(workdir)
     ckpt_dir = workdir / "checkpoints"
     if not resume and checkpointing.list_checkpoints(ckpt_dir):
@@ -152,7 +149,7 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
     eval_model = builder()
     traffic = communication_bytes([w.shape for w in eval_model.trainable_weights],
                                   [w.shape for w in eval_model.non_trainable_weights],
-                                  bits=aggregation.get("quantization_bits"))
+                                  bits=config.aggregation.quantization_bits)
     with setup.execution_context():
         state, rows = _run_rounds(config, setup, train_data, data, eval_model, traffic, ckpt_dir,
                                   resume=resume, crash_after_round=crash_after_round, log=log)
