@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tff_train.tff_runtime import WORKER_NAME
 from tff_train.worker_addresses import WorkerAddress
 
 _PR_SET_PDEATHSIG = 1
@@ -37,7 +38,7 @@ def worker_binary_path() -> Path:
     spec = importlib.util.find_spec("tensorflow_federated")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("tensorflow_federated is not installed: no worker_binary to start")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "worker_binary"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / WORKER_NAME
     if not path.is_file():
         raise RuntimeError(f"expected TFF's worker binary at {path}; it does not exist")
     return path

@@ -10,6 +10,7 @@ import numpy as np
 import psutil
 import pytest
 
+from tff_train.tff_runtime import WORKER_NAME
 from tff_train.worker_addresses import WorkerAddress, parse_worker_addresses
 from tff_train.worker_launcher import LocalWorkers
 from tff_train.worker_session import worker_session
@@ -298,7 +299,7 @@ def test_secure_aggregation_refuses_to_run_silently_in_process_on_workers(tmp_pa
 
 def _local_worker_pids() -> list[int]:
     return [p.pid for p in psutil.Process().children(recursive=True)
-            if p.name() == "worker_binary" and _alive(p.pid)]
+            if p.name() == WORKER_NAME and _alive(p.pid)]
 
 
 @pytest.mark.slow
