@@ -47,37 +47,66 @@ def emit(result: dict, out: str | None) -> None:
         Path(out).write_text(text + "\n")
 
 
-class PeakRssSampler:
-    """Samples the RSS of this process and of its child processes (TFF workers) every `period_s`."""
+class _PeriodicSampler:
+    """Calls `_sample()` every `period_s` in a daemon thread inside the `with` block, and once
+    more on exit."""
 
-    def __init__(self, period_s: float = 0.5) -> None:
+    def __init__(self, period_s: float) -> None:
         self.period_s = period_s
-        self.peak_self_mb = 0.0
-        self.peak_children_mb = 0.0
-        self.peak_total_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        raise NotImplementedError
+
     def _run(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
-            try:
-                own = me.memory_info().rss / 2**20
-                kids = 0.0
-                for child in me.children(recursive=True):
-                    with contextlib.suppress(psutil.Error):
-                        kids += child.memory_info().rss / 2**20
-            except psutil.Error:
-                continue
-            self.peak_self_mb = max(self.peak_self_mb, own)
-            self.peak_children_mb = max(self.peak_children_mb, kids)
-            self.peak_total_mb = max(self.peak_total_mb, own + kids)
+            self._sample()
             self._stop.wait(self.period_s)
 
-    def __enter__(self) -> PeakRssSampler:
+    def __enter__(self) -> _PeriodicSampler:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
+
+
+class PeakRssSampler(_PeriodicSampler):
+    """Samples the RSS of this process and of its child processes (TFF workers) every `period_s`."""
+
+    def __init__(self, period_s: float = 0.5) -> None:
+        super().__init__(period_s)
+        self.peak_self_mb = 0.0
+        self.peak_children_mb = 0.0
+        self.peak_total_mb = 0.0
+        self._me = psutil.Process()
+
+    def _sample(self) -> None:
+        try:
+            own = self._me.memory_info().rss / 2**20
+            kids = 0.0
+            for child in self._me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    kids += child.memory_info().rss / 2**20
+        except psutil.Error:
+            return
+        self.peak_self_mb = max(self.peak_self_mb, own)
+        self.peak_children_mb = max(self.peak_children_mb, kids)
+        self.peak_total_mb = max(self.peak_total_mb, own + kids)
+
+
+class PidRssSampler(_PeriodicSampler):
+    """Peak RSS (MB) of named processes `{name: pid}`, sampled every `period_s`."""
+
+    def __init__(self, pids: dict[str, int], period_s: float = 0.25) -> None:
+        super().__init__(period_s)
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.peak_mb = dict.fromkeys(pids, 0.0)
+
+    def _sample(self) -> None:
+        for name, proc in self.procs.items():
+            with contextlib.suppress(psutil.Error):
+                self.peak_mb[name] = max(self.peak_mb[name], proc.memory_info().rss / 2**20)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ import psutil
 from absl import app, flags
 
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
-from benchmarks.common import emit, provenance
+from benchmarks.common import PidRssSampler, emit, provenance
 from emodata.partitioning import dirichlet_partition
 from tff_train.face_fed_avg import build_face_fed_avg, round_datasets, sample_clients
 from tff_train.face_model import build_face_cnn
@@ -49,36 +48,6 @@ if __name__ == "__main__":
     flags.DEFINE_float("worker_timeout_s", 1800.0, "Per-call timeout of the remote workers.")
     flags.DEFINE_bool("quick", False, "Smoke run: tiny synthetic data, counts 10,40, 2 rounds.")
 FLAGS = flags.FLAGS
-
-
-class PidRssSampler:
-    """Peak RSS (MB) of named processes, sampled every `period_s` in a thread."""
-
-    def __init__(self, pids: dict[str, int], period_s: float = 0.25) -> None:
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.peak_mb = dict.fromkeys(pids, 0.0)
-        self.period_s = period_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        for name, proc in self.procs.items():
-            with contextlib.suppress(psutil.Error):
-                self.peak_mb[name] = max(self.peak_mb[name], proc.memory_info().rss / 2**20)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.period_s)
-
-    def __enter__(self) -> PidRssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
 
 
 def load_pool(data_root: str, synthetic_drivers: int) -> tuple[np.ndarray, np.ndarray, dict]:
