@@ -82,7 +82,7 @@ def build_process() -> object:
     tff = import_tff()
     return build_face_fed_avg(
         lambda: build_face_cnn(width=8, depth=2, convs_per_block=1, dense_units=32,
-                               dropout=0.0, input_pool=2, num_classes=7, seed=SEED),
+                               dropout=0.0, num_classes=7, seed=SEED),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.05),
         server_optimizer=tff.learning.optimizers.build_sgdm(1.0))
 

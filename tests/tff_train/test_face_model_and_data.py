@@ -66,3 +66,23 @@ def test_dataset_without_augmentation_keeps_pixels_and_labels_paired():
     x, y = np.concatenate(xs), np.concatenate(ys)
     assert sorted(y.tolist()) == list(range(6)) and y.tolist() != list(range(6))  # shuffled
     np.testing.assert_allclose(x[:, 0, 0, 0], y * 10 / 255.0, rtol=1e-6)
+
+
+def test_bfloat16_model_has_the_float32_twins_variables_and_close_outputs():
+    fast = build_face_cnn(width=4, depth=2, dense_units=8, compute_dtype="bfloat16", seed=3)
+    twin = build_face_cnn(width=4, depth=2, dense_units=8, compute_dtype="float32", seed=3)
+    assert [w.shape for w in fast.weights] == [w.shape for w in twin.weights]
+    assert all(w.dtype == tf.float32 for w in fast.weights)  # FedAvg carries float32 weights
+    assert fast.get_layer("block0_conv0").compute_dtype == "bfloat16"
+    twin.set_weights(fast.get_weights())
+    x = np.random.default_rng(0).random((4, 48, 48, 1), dtype=np.float32)
+    out_fast, out_twin = fast(x).numpy(), twin(x).numpy()
+    assert out_fast.dtype == np.float32  # the softmax runs in float32
+    np.testing.assert_allclose(out_fast, out_twin, atol=0.05)
+    assert not np.array_equal(out_fast, out_twin)  # bfloat16 arithmetic really ran
+
+
+def test_cnn_rejects_an_unknown_compute_dtype():
+    with pytest.raises(ValueError, match=r"compute_dtype must be one of \['float32', "
+                                         r"'bfloat16'\]; got 'float16'"):
+        build_face_cnn(compute_dtype="float16")

@@ -135,7 +135,7 @@ def _tiny_fed_avg_run(rounds: int = 2, aggregation: dict | None = None
         rng.integers(0, 7, n).astype(np.int32))).batch(4) for n in (8, 12, 4, 16, 8)]
     process = build_face_fed_avg(
         lambda: build_face_cnn(width=4, depth=1, convs_per_block=1, dense_units=8, dropout=0.0,
-                               input_pool=2, num_classes=7, seed=0),
+                               num_classes=7, seed=0),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.1),
         server_optimizer=tff.learning.optimizers.build_sgdm(1.0),
         **_aggregator_kwargs(aggregation))
