@@ -16,14 +16,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.partition.num_clients = 4
     config.model.width = 8
     config.model.depth = 3
-    config.model.input_pool = 1
     config.model.convs_per_block = 1
     config.model.dense_units = 32
     config.model.dropout = 0.0
+    config.model.compute_dtype = "float32"
     config.train.rounds = 2
     config.train.clients_per_round = 4
     config.train.batch_size = 32
     config.train.client_learning_rate = 0.01
+    config.train.lr_schedule = "constant"
     config.train.eval_every = 1
     config.train.bn_calibration_examples = 64
     config.personalization.steps = 5

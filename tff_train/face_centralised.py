@@ -12,6 +12,8 @@ import tensorflow as tf
 from tff_train.face_data import make_face_dataset
 from tff_train.face_datasets import FaceData
 from tff_train.face_evaluation import evaluate_faces
+from tff_train.face_loss import face_loss_builder
+from tff_train.learning_rate_schedule import scheduled_learning_rate
 
 
 def keras_optimizer(name: str, learning_rate: float, momentum: float
@@ -26,37 +28,45 @@ def keras_optimizer(name: str, learning_rate: float, momentum: float
     raise ValueError(f"optimizer must be one of ['sgd', 'sgdm', 'adam']; got {name!r}")
 
 
-def train_centralised(model_builder: Callable[[], tf.keras.Model], data: FaceData,
+def train_centralised(model_builder: Callable[[], tf.keras.Model],
+                      eval_builder: Callable[[], tf.keras.Model], data: FaceData,
                       config: ml_collections.ConfigDict,
                       log: Callable[[str], None] = print) -> dict:
-    """Same model, same total passes (rounds x local_epochs), client optimizer settings.
+    """Same model, same total passes (rounds x local_epochs), client optimizer, loss and
+    learning-rate schedule (the epochs standing for round r use round r's learning rate).
 
+    Trains `model_builder()` and evaluates its weights in `eval_builder()` (the float32 twin).
     Returns public/private test summaries and per-epoch PublicTest accuracy.
     """
     t = config.train
     epochs = t.rounds * t.local_epochs
     x, y = data.pooled_train()
     model = model_builder()
-    model.compile(keras_optimizer(t.client_optimizer, t.client_learning_rate, t.client_momentum),
-                  tf.keras.losses.SparseCategoricalCrossentropy())
+    optimizer = keras_optimizer(t.client_optimizer, t.client_learning_rate, t.client_momentum)
+    model.compile(optimizer, face_loss_builder(t.label_smoothing)())
+    evaluated = eval_builder()
     curve, seconds = [], []
     for epoch in range(epochs):
+        optimizer.learning_rate.assign(scheduled_learning_rate(
+            t.client_learning_rate, epoch // t.local_epochs, t.rounds, t.lr_schedule))
         ds = make_face_dataset(x, y, batch_size=t.batch_size, seed=config.seed + 7919 * epoch,
                                augment=t.augment)
         started = time.perf_counter()
         model.fit(ds, epochs=1, verbose=0)
         seconds.append(time.perf_counter() - started)
         if (epoch + 1) % t.eval_every == 0 or epoch + 1 == epochs:
-            acc = evaluate_faces(model, *data.public_test, data.class_names)["accuracy"]
+            evaluated.set_weights(model.get_weights())
+            acc = evaluate_faces(evaluated, *data.public_test, data.class_names)["accuracy"]
             curve.append({"epoch": epoch + 1, "public_test_accuracy": acc})
             log(f"centralised epoch {epoch + 1}/{epochs}: public_test={acc:.4f}")
+    evaluated.set_weights(model.get_weights())
     return {
         "epochs": epochs,
-        "public_test": evaluate_faces(model, *data.public_test, data.class_names),
-        "private_test": evaluate_faces(model, *data.private_test, data.class_names),
+        "public_test": evaluate_faces(evaluated, *data.public_test, data.class_names),
+        "private_test": evaluate_faces(evaluated, *data.private_test, data.class_names),
         "curve": curve,
         "epoch_seconds_median": float(np.median(seconds)),
-        "model": model,
+        "model": evaluated,
     }
 
 
@@ -72,6 +82,6 @@ def time_local_epochs_keras(model_builder: Callable[[], tf.keras.Model],
         model.set_weights(global_weights)
         model.compile(keras_optimizer(t.client_optimizer, t.client_learning_rate,
                                       t.client_momentum),
-                      tf.keras.losses.SparseCategoricalCrossentropy())
+                      face_loss_builder(t.label_smoothing)())
         model.fit(ds, epochs=1, verbose=0)
     return time.perf_counter() - started

@@ -8,7 +8,9 @@ import ml_collections
 
 from tff_train.aggregation_config import as_options, validate_options
 from tff_train.client_faults import ATTACKS
+from tff_train.face_model import COMPUTE_DTYPES
 from tff_train.face_process import aggregation_options
+from tff_train.learning_rate_schedule import SCHEDULES
 from tff_train.optimizers import OPTIMIZERS
 
 SOURCES = ("fer2013", "synthetic")
@@ -40,7 +42,8 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
                  f"0 or {num_clients} (synthetic clients are the drivers minus 2 held out)",
                  p.num_clients)
     _require(d.eval_blur_sigma >= 0, "data.eval_blur_sigma", ">= 0 (0 = off)", d.eval_blur_sigma)
-    _require(m.input_pool in (1, 2, 4), "model.input_pool", "1, 2 or 4", m.input_pool)
+    _require(m.compute_dtype in COMPUTE_DTYPES, "model.compute_dtype",
+             f"one of {list(COMPUTE_DTYPES)}", m.compute_dtype)
     _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)
     _require(m.width >= 1, "model.width", ">= 1", m.width)
     _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)
@@ -56,6 +59,10 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
              f"one of {list(OPTIMIZERS)}", t.server_optimizer)
     _require(t.client_learning_rate > 0, "train.client_learning_rate", "> 0",
              t.client_learning_rate)
+    _require(t.lr_schedule in SCHEDULES, "train.lr_schedule", f"one of {list(SCHEDULES)}",
+             t.lr_schedule)
+    _require(0 <= t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)",
+             t.label_smoothing)
     _require(t.server_learning_rate > 0, "train.server_learning_rate", "> 0",
              t.server_learning_rate)
     _require(0 <= t.dropout_fraction < 1, "train.dropout_fraction", "in [0, 1)",

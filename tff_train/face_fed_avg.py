@@ -23,15 +23,19 @@ INPUT_SPEC = (
 def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: Any = INPUT_SPEC,
                    loss_builder: Callable[[], tf.keras.losses.Loss] | None = None
                    ) -> Callable[[], Any]:
-    """A TFF `model_fn` wrapping fresh `model_builder()` Keras models (accuracy for classifiers)."""
+    """A TFF `model_fn` wrapping fresh `model_builder()` Keras models.
+
+    Sparse cross-entropy losses (also the smoothed one) add an accuracy metric.
+    """
     tff = import_tff()
     if loss_builder is None:
         loss_builder = tf.keras.losses.SparseCategoricalCrossentropy
-    classification = loss_builder is tf.keras.losses.SparseCategoricalCrossentropy
 
     def model_fn():  # noqa: ANN202
+        loss = loss_builder()
+        classification = isinstance(loss, tf.keras.losses.SparseCategoricalCrossentropy)
         return tff.learning.models.from_keras_model(
-            model_builder(), loss=loss_builder(), input_spec=input_spec,
+            model_builder(), loss=loss, input_spec=input_spec,
             metrics=[tf.keras.metrics.SparseCategoricalAccuracy()] if classification else [])
 
     return model_fn

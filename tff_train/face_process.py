@@ -27,6 +27,7 @@ from tff_train.client_faults import (
     with_update_multipliers,
 )
 from tff_train.face_fed_avg import build_face_fed_avg
+from tff_train.face_loss import face_loss_builder
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import compute_epsilon, default_delta, secure_simulation_context
 
@@ -76,6 +77,12 @@ class FaceProcess:
             return clients
         return poison_labels(clients, self.malicious_ids, num_classes)
 
+    def with_client_learning_rate(self, state: Any, learning_rate: float) -> Any:
+        """`state` with the clients' optimizer learning rate set (for the next rounds)."""
+        hparams = self.process.get_hparams(state)
+        hparams["client_work"]["learning_rate"] = np.float32(learning_rate)
+        return self.process.set_hparams(state, hparams)
+
     def execution_context(self) -> contextlib.AbstractContextManager:
         """The TFF runtime for this process: the secure-sum simulation when secure, else none."""
         return secure_simulation_context() if self.secure else contextlib.nullcontext()
@@ -110,6 +117,7 @@ def build_face_process(config: ml_collections.ConfigDict,
         server_optimizer=build_tff_optimizer(t.server_optimizer, t.server_learning_rate,
                                              momentum=t.server_momentum),
         model_aggregator=aggregator, weighted=weighted,
+        loss_builder=face_loss_builder(t.label_smoothing),
     )
     delta = config.privacy.delta
     return FaceProcess(

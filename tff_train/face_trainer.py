@@ -30,14 +30,21 @@ from tff_train.face_evaluation import evaluate_faces, personalise
 from tff_train.face_fed_avg import round_datasets, sample_clients
 from tff_train.face_model import build_face_cnn
 from tff_train.face_process import FaceProcess, build_face_process
+from tff_train.learning_rate_schedule import scheduled_learning_rate
 
 
-def face_model_builder(config: ml_collections.ConfigDict) -> Callable[[], tf.keras.Model]:
-    """A no-argument builder of the configured CNN (fresh variables on every call)."""
+def face_model_builder(config: ml_collections.ConfigDict, compute_dtype: str | None = None
+                       ) -> Callable[[], tf.keras.Model]:
+    """A no-argument builder of the configured CNN (fresh variables on every call).
+
+    `compute_dtype` None trains as configured (`model.compute_dtype`); evaluation and export
+    pass "float32" to get the float32 twin with the same (float32) weights.
+    """
     m = config.model
+    dtype = m.compute_dtype if compute_dtype is None else compute_dtype
     return lambda: build_face_cnn(width=m.width, depth=m.depth,
                                   convs_per_block=m.convs_per_block, dense_units=m.dense_units,
-                                  dropout=m.dropout, input_pool=m.input_pool, num_classes=7,
+                                  dropout=m.dropout, num_classes=7, compute_dtype=dtype,
                                   seed=config.seed)
 
 
@@ -87,6 +94,9 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
         datasets = round_datasets(train_data.clients, client_ids, seed=config.seed,
                                   round_num=round_num, batch_size=t.batch_size,
                                   local_epochs=t.local_epochs, augment=t.augment)
+        learning_rate = scheduled_learning_rate(t.client_learning_rate, round_index, t.rounds,
+                                                t.lr_schedule)
+        state = setup.with_client_learning_rate(state, learning_rate)
         started = time.perf_counter()
         output = process.next(state, setup.client_data(datasets, client_ids))
         seconds = time.perf_counter() - started
@@ -95,7 +105,7 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
         row = {"round": round_num, "train_loss": float(train["loss"]),
                "train_accuracy": float(train["sparse_categorical_accuracy"]),
                "num_examples": int(train["num_examples"]), "round_seconds": seconds,
-               "clients": len(client_ids),
+               "clients": len(client_ids), "client_learning_rate": learning_rate,
                "malicious_clients": int(np.isin(client_ids, setup.malicious_ids).sum()),
                "uplink_bytes_per_client": traffic.uplink,
                "downlink_bytes_per_client": traffic.downlink}
@@ -146,7 +156,8 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
     setup = build_face_process(config, builder, len(data.clients))
     train_data = dataclasses.replace(data, clients=setup.poison(data.clients,
                                                                 len(data.class_names)))
-    eval_model = builder()
+    eval_builder = face_model_builder(config, "float32")
+    eval_model = eval_builder()
     traffic = communication_bytes([w.shape for w in eval_model.trainable_weights],
                                   [w.shape for w in eval_model.non_trainable_weights],
                                   bits=config.aggregation.quantization_bits)
@@ -154,7 +165,7 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
         state, rows = _run_rounds(config, setup, train_data, data, eval_model, traffic, ckpt_dir,
                                   resume=resume, crash_after_round=crash_after_round, log=log)
         weights = setup.process.get_model_weights(state)
-        model = finalize_global_model(builder(), weights, data, config)
+        model = finalize_global_model(eval_builder(), weights, data, config)
 
     public = evaluate_faces(model, *data.public_test, data.class_names)
     private = evaluate_faces(model, *data.private_test, data.class_names)
@@ -166,7 +177,7 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
                                    ["train_loss", "train_accuracy", "public_test_accuracy"],
                                    "FedAvg face CNN")
     p = config.personalization
-    personalised = personalise(builder, model.get_weights(), data.clients, data.clients_val,
+    personalised = personalise(eval_builder, model.get_weights(), data.clients, data.clients_val,
                                steps=p.steps, learning_rate=p.learning_rate,
                                batch_size=t.batch_size, seed=config.seed,
                                class_names=data.class_names)

@@ -83,3 +83,25 @@ def test_bad_num_clients_is_named():
     config = _config()
     with pytest.raises(ValueError, match="num_clients must be >= 1; got 0"):
         build_face_process(config, face_model_builder(config), num_clients=0)
+
+
+@pytest.mark.parametrize("attack_fraction", [0.0, 0.25])  # plain FedAvg and the attack builder
+def test_client_learning_rate_set_on_the_state_drives_local_training(attack_fraction):
+    config = _config(faults__malicious_fraction=attack_fraction)
+    setup = build_face_process(config, face_model_builder(config), num_clients=4)
+    rng = np.random.default_rng(0)
+    ds = tf.data.Dataset.from_tensor_slices((
+        rng.random((8, 48, 48, 1), dtype=np.float32),
+        rng.integers(0, 7, 8).astype(np.int32))).batch(4)
+    state = setup.process.initialize()
+    before = setup.process.get_model_weights(state).trainable
+
+    def moved(learning_rate: float) -> float:
+        scheduled = setup.with_client_learning_rate(state, learning_rate)
+        hparams = setup.process.get_hparams(scheduled)["client_work"]
+        assert hparams["learning_rate"] == pytest.approx(learning_rate)
+        out = setup.process.next(scheduled, setup.client_data([ds], [1]))
+        after = setup.process.get_model_weights(out.state).trainable
+        return max(float(np.abs(a - b).max()) for a, b in zip(after, before, strict=True))
+
+    assert moved(1e-9) < 1e-6 < moved(1e-2)

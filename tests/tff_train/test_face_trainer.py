@@ -200,3 +200,18 @@ def test_sign_flipping_clients_change_the_model_and_are_counted(tmp_path):
     diff = max(float(np.abs(a - b).max()) for a, b in zip(
         _weights(tmp_path / "clean"), _weights(tmp_path / "attacked"), strict=True))
     assert diff > 1e-3
+
+
+@pytest.mark.slow
+def test_new_recipe_bfloat16_cosine_smoothing_lowers_the_loss(tmp_path):
+    config = _smoke()
+    config.model.compute_dtype = "bfloat16"
+    config.train.lr_schedule = "cosine"
+    config.train.label_smoothing = 0.1
+    config.personalization.steps = 0
+    results = run_face_training(config, tmp_path, log=lambda _: None)
+    rows = results["rows"]
+    assert rows[1]["train_loss"] < rows[0]["train_loss"]
+    base = config.train.client_learning_rate
+    assert [r["client_learning_rate"] for r in rows] == pytest.approx([base, base / 2])
+    assert 0 <= results["private_test"]["accuracy"] <= 1
