@@ -38,7 +38,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.compute_dtype = "bfloat16"  # training only; eval/export use the float32 twin
 
     config.train = ml_collections.ConfigDict()
-    config.train.rounds = 30
+    config.train.rounds = 24
     config.train.clients_per_round = 10
     config.train.local_epochs = 1
     config.train.batch_size = 64
@@ -51,8 +51,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.server_optimizer = "sgd"  # "sgd" (= FedAvg), "sgdm" or "adam" (= FedAdam)
     config.train.server_learning_rate = 1.0
     config.train.server_momentum = 0.9
-    config.train.eval_every = 2  # PublicTest evaluation every k rounds
-    config.train.bn_calibration_examples = 512  # per client, for BatchNorm statistics
+    config.train.eval_every = 4  # PublicTest evaluation every k rounds (BN recalibration + eval)
+    config.train.bn_calibration_examples = 256  # per client, for BatchNorm statistics
 
     config.train.dropout_fraction = 0.0  # fraction of sampled clients failing each round
 
