@@ -22,6 +22,7 @@ def build_face_cnn(
     *,
     width: int = 32,
     depth: int = 4,
+    stem_width: int = 0,
     convs_per_block: int = 2,
     dense_units: int = 128,
     dropout: float = 0.3,
@@ -31,7 +32,10 @@ def build_face_cnn(
 ) -> tf.keras.Model:
     """A VGG-style CNN: `depth` blocks of `convs_per_block` 3x3 convs, channel width doubling.
 
-    Block i has `width * 2**i` channels (Conv2D without bias, BatchNorm, ReLU) and ends with 2x2
+    `stem_width > 0` starts with a stride-2 3x3 conv of that many channels (+BN, ReLU), so the
+    blocks run on a learned 24x24 map: ~4x fewer multiply-adds and, measured on this machine,
+    ~10x lower int8 latency than the same blocks at 48x48 (the first full-resolution block
+    dominates). Block i has `width * 2**i` channels (Conv2D without bias, BatchNorm, ReLU) and ends with 2x2
     max pooling; then global average pooling, an optional Dense+ReLU layer of `dense_units`,
     dropout and a softmax over `num_classes` (always computed in float32).
     """
@@ -39,6 +43,12 @@ def build_face_cnn(
         raise ValueError(f"width must be >= 1; got {width}")
     if not 1 <= depth <= 5:
         raise ValueError(f"depth must be in [1, 5] (48x48 input halves per block); got {depth}")
+    if stem_width < 0:
+        raise ValueError(f"stem_width must be >= 0 (0 = no stem); got {stem_width}")
+    size = INPUT_SHAPE[0] // (2 if stem_width else 1)
+    if size < 2**depth:
+        raise ValueError(f"depth={depth} halves a {size}px map {depth} times to nothing: lower "
+                         f"depth or stem_width=0")
     if convs_per_block < 1:
         raise ValueError(f"convs_per_block must be >= 1; got {convs_per_block}")
     if dense_units < 0:
@@ -57,6 +67,11 @@ def build_face_cnn(
     init = tf.keras.initializers.HeNormal(seed=seed)
     inputs = tf.keras.Input(shape=INPUT_SHAPE, name="face")
     x = inputs
+    if stem_width:
+        x = layers.Conv2D(stem_width, 3, strides=2, padding="same", use_bias=False,
+                          kernel_initializer=init, dtype=policy, name="stem_conv")(x)
+        x = layers.BatchNormalization(dtype=policy, name="stem_bn")(x)
+        x = layers.ReLU(dtype=policy, name="stem_relu")(x)
     for block in range(depth):
         channels = width * 2**block
         for conv in range(convs_per_block):

@@ -86,3 +86,14 @@ def test_cnn_rejects_an_unknown_compute_dtype():
     with pytest.raises(ValueError, match=r"compute_dtype must be one of \['float32', "
                                          r"'bfloat16'\]; got 'float16'"):
         build_face_cnn(compute_dtype="float16")
+
+
+def test_stride_two_stem_runs_the_blocks_on_a_24px_map():
+    model = build_face_cnn(width=4, depth=4, stem_width=8, dense_units=0)
+    assert model.get_layer("stem_conv").strides == (2, 2)
+    assert model.get_layer("block0_conv0").output.shape[1:3] == (24, 24)
+    assert model(np.zeros((1, 48, 48, 1), np.float32)).shape == (1, 7)
+    with pytest.raises(ValueError, match="depth=5 halves a 24px map 5 times to nothing"):
+        build_face_cnn(width=4, depth=5, stem_width=8)
+    with pytest.raises(ValueError, match=r"stem_width must be >= 0 \(0 = no stem\); got -1"):
+        build_face_cnn(stem_width=-1)
