@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 from android_bridge.assets import ASSET_DIR, export_assets
+from tflite_edge.cli import run_main
 
 _BUNDLE = flags.DEFINE_string("bundle", None, "Model bundle directory (converters.bundle).")
 _OUT = flags.DEFINE_string("out", None, "Android assets directory; files go to <out>/fedmultiemo.")
@@ -41,4 +42,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["bundle", "out"])
-    app.run(main)
+    run_main(main)

@@ -27,6 +27,9 @@ from tflite_edge.physio_features import (
 
 _DECIMALS = 4
 _EXTRA_LEAD_S = 2.0  # stored samples before the window start (the port must take the last n)
+# The gaps and Inf samples of the "synthetic_ecg_auto_with_gaps" case are placed for a 60-s
+# window and scaled to the configured one, so they always fall inside the stored window.
+_REFERENCE_KEEP_S = 60.0 + _EXTRA_LEAD_S
 
 
 def config_to_json(config: PhysioFeatureConfig) -> dict[str, Any]:
@@ -118,8 +121,16 @@ def _cases(config: PhysioFeatureConfig, seed: int
     keep = config.window_s + _EXTRA_LEAD_S
     synthetic = {name: _tail(s, end, keep) for name, s in streams.items()}
     hand = _hand_made(rng)
-    gap_ecg = _signal(_with_gaps(synthetic["ecg"].values, 128.0, ((10.0, 1.5), (40.0, 0.3)),
-                                 inf_at=(3000, 3001, 5001)), 128.0)
+    scale = min(keep, end) / _REFERENCE_KEEP_S  # 1.0 for the default 60-s window
+
+    def at(seconds: float) -> float:
+        return seconds * scale
+
+    first_inf = int(round(3000 * scale))
+    gap_ecg = _signal(_with_gaps(synthetic["ecg"].values, 128.0,
+                                 ((at(10.0), 1.5 * min(scale, 1.0)), (at(40.0), 0.3)),
+                                 inf_at=(first_inf, first_inf + 1, int(round(5001 * scale)))),
+                      128.0)
     hr_bad = 72.0 + 5.0 * np.sin(2 * np.pi * 0.2 * np.arange(160) / 4.0)
     hr_bad[[5, 50, 51]] = (25.0, 250.0, 221.0)
     hr_bad[90:100] = np.nan
@@ -140,9 +151,9 @@ def _cases(config: PhysioFeatureConfig, seed: int
         ("synthetic_ecg_source", dataclasses.replace(config, cardiac_source="ecg"), synthetic),
         ("synthetic_ecg_auto_with_gaps", config, {
             "ecg": gap_ecg, "hr": None,
-            "eda": _signal(_with_gaps(synthetic["eda"].values, 4.0, ((20.0, 3.0),)), 4.0),
+            "eda": _signal(_with_gaps(synthetic["eda"].values, 4.0, ((at(20.0), 3.0),)), 4.0),
             "temp": synthetic["temp"],
-            "resp": _signal(_with_gaps(synthetic["resp"].values, 32.0, ((30.0, 2.0),),
+            "resp": _signal(_with_gaps(synthetic["resp"].values, 32.0, ((at(30.0), 2.0),),
                                        inf_at=(100,)), 32.0)}),
         ("bvp_resp_inf_no_eda", config, {
             "bvp": _signal(hand["bvp"], 64.0),

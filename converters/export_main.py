@@ -25,6 +25,7 @@ from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from tff_train.tree_ensemble import TreeEnsemble
+from tflite_edge.cli import run_main
 from tflite_edge.fusion import FusionConfig
 from tflite_edge.physio_features import DEFAULT_CONFIG
 from tflite_edge.physio_stream import PhysioSpec
@@ -104,4 +105,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -8,7 +8,8 @@ become float32 arrays under normalised names (ecg, emg, foot_gsr, hand_gsr, hr, 
 Other columns (drive02 carries a `peak` column that is empty after its first ~1,000 rows) are
 not parsed; they are listed in `Drive.ignored_columns` and logged. Time must increase
 strictly. An empty, non-numeric, NaN or inf value in a used column, or a row with the wrong
-field count, raises `DataFormatError` naming the file and line, unless `on_bad_row='skip'`,
+field count, raises `DataFormatError` naming the file, the 1-based line and the column (header
+name and 1-based position, e.g. `'HR(bpm)' (column 5 of 8)`), unless `on_bad_row='skip'`,
 which drops the row, logs the count and returns it in `Drive.skipped`. Finite but implausible
 values (drive08/drive09 end with a few seconds of ECG = -10 mV and zeros) are kept.
 drive13 and drive14 hold one recording (identical time and shared columns): `load_drivedb`
@@ -217,7 +218,7 @@ def read_drive(path: str | os.PathLike[str], *, on_bad_row: BadRowPolicy = "erro
     if ignored:
         logger.warning("%s: ignoring unknown columns %s", path, list(ignored))
 
-    values, lines, problems = _parse_values(path, len(header), used)
+    values, lines, problems = _parse_values(path, header, used)
     if problems and on_bad_row == "error":
         raise DataFormatError(problems[0])
     log_skipped(logger, str(path), len(problems), problems[0] if problems else None)
@@ -246,10 +247,17 @@ def read_drive(path: str | os.PathLike[str], *, on_bad_row: BadRowPolicy = "erro
     )
 
 
+def _column(header: Sequence[str], index: int) -> str:
+    """How problems name a column: its header name and 1-based position."""
+    return f"{header[index]!r} (column {index + 1} of {len(header)})"
+
+
 def _parse_values(
-    path: Path, width: int, used: list[int]
+    path: Path, header: Sequence[str], used: list[int]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(float64[n, len(used)] good rows, int[n] their file lines, problems) of a drive csv."""
+    """(float64[n, len(used)] good rows, int[n] their 1-based file lines, problems) of a drive
+    csv; each problem names the file, the line and the column (header name, 1-based number)."""
+    width = len(header)
     with open(path, encoding="utf-8") as f:
         text_lines = f.read().splitlines()[1:]
     fields_ok = all(line.count(",") == width - 1 for line in text_lines)
@@ -261,11 +269,11 @@ def _parse_values(
     if fields_ok:
         lines = np.arange(2, len(values) + 2)
         finite = np.isfinite(values).all(axis=1)
-        problems = [
-            f"{path}: line {lines[i]}: non-finite value in column "
-            f"{used[int(np.argmin(np.isfinite(values[i])))]}"
-            for i in np.flatnonzero(~finite)
-        ]
+        problems = []
+        for i in np.flatnonzero(~finite):
+            j = int(np.argmin(np.isfinite(values[i])))  # the first non-finite used column
+            problems.append(f"{path}: line {lines[i]}: column {_column(header, used[j])} "
+                            f"holds a non-finite value {float(values[i, j])!r}")
         return values[finite], lines[finite], problems
     rows: list[list[float]] = []
     good_lines: list[int] = []
@@ -284,10 +292,14 @@ def _parse_values(
                     parsed = [float(row[c]) for c in used]
                 except ValueError:
                     bad = next(c for c in used if not _is_float(row[c]))
-                    problem = f"column {bad} holds a non-numeric value {row[bad]!r}"
+                    problem = (f"column {_column(header, bad)} holds a non-numeric value "
+                               f"{row[bad]!r}")
                 else:
-                    if not all(math.isfinite(v) for v in parsed):
-                        problem = "non-finite value"
+                    bad_values = [(c, v) for c, v in zip(used, parsed, strict=True)
+                                  if not math.isfinite(v)]
+                    if bad_values:
+                        c, v = bad_values[0]
+                        problem = f"column {_column(header, c)} holds a non-finite value {v!r}"
             if problem is None:
                 rows.append(parsed)
                 good_lines.append(reader.line_num)

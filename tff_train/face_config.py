@@ -81,3 +81,17 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(config.personalization.steps >= 0, "personalization.steps", ">= 0",
              config.personalization.steps)
     validate_options(as_options(aggregation_options(config)))  # `aggregation.<key> must be ...`
+
+
+def validate_worker_options(config: ml_collections.ConfigDict, *, workers: str | None = None,
+                            local_workers: int = 0) -> None:
+    """Raises ValueError when `config` cannot run on TFF worker services (`--workers`,
+    `--local_workers`): secure aggregation runs only in TFF's in-process secure-sum simulation.
+
+    Entry points call it before `worker_session`, so no worker is started or contacted.
+    """
+    if config.aggregation.secure and (workers or local_workers):
+        given = f"--workers={workers}" if workers else f"--local_workers={local_workers}"
+        raise ValueError("config.aggregation.secure=True runs only in-process (TFF's secure-sum "
+                         "simulation; worker services do not implement secure sums): expected no "
+                         f"--workers / --local_workers; got {given}")

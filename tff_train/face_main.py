@@ -13,17 +13,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
+from tff_train.face_config import validate_face_config, validate_worker_options
 from tff_train.face_trainer import run_face_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 from tff_train.worker_flags import define_worker_flags, worker_retries, worker_session_kwargs
 from tff_train.worker_session import run_with_worker_retries
+from tflite_edge.cli import define_config_file, run_main
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/face_fer2013.py",
-                                          "Experiment config file (get_config()).")
+_CONFIG = define_config_file("config", "configs/face_fer2013.py",
+                             "Experiment config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.", required=True)
 _RESUME = flags.DEFINE_bool("resume", False, "Continue from the newest checkpoint in --workdir.")
 _CRASH_AFTER_ROUND = flags.DEFINE_integer(
@@ -34,17 +35,20 @@ define_worker_flags()
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    config, session = _CONFIG.value, worker_session_kwargs()
+    validate_face_config(config)  # before any worker is started or contacted
+    validate_worker_options(config, workers=session["workers"],
+                            local_workers=session["local_workers"])
     import_tff()
     try:
         run_with_worker_retries(
-            lambda resume: run_face_training(_CONFIG.value, _WORKDIR.value, resume=resume,
+            lambda resume: run_face_training(config, _WORKDIR.value, resume=resume,
                                              crash_after_round=_CRASH_AFTER_ROUND.value,
                                              log=logging.info),
-            resume=_RESUME.value, retries=worker_retries(), **worker_session_kwargs(),
-            log=logging.info)
+            resume=_RESUME.value, retries=worker_retries(), **session, log=logging.info)
     finally:
         shutdown_tff_workers()
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
-from tff_train.physio_trainer import run_physio_training
+from tff_train.physio_trainer import run_physio_training, validate_physio_config
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
+from tflite_edge.cli import define_config_file, run_main
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/physio_wesad.py",
-                                          "Experiment config file (get_config()).")
+_CONFIG = define_config_file("config", "configs/physio_wesad.py",
+                             "Experiment config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.", required=True)
 define_worker_flags()
 
@@ -28,6 +28,7 @@ define_worker_flags()
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    validate_physio_config(_CONFIG.value)  # before any worker is started
     import_tff()
     try:
         with worker_session(**worker_session_kwargs(), log=logging.info):
@@ -37,4 +38,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -22,7 +22,6 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
 # TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
 from configs import face_smoke, physio_smoke
@@ -44,6 +43,7 @@ from tff_train.tff_runtime import shutdown_tff_workers
 from tff_train.tree_ensemble import TreeEnsemble
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
+from tflite_edge.cli import define_config_file, run_main
 from tflite_edge.fusion import FusionConfig
 from tflite_edge.physio_stream import PhysioSpec
 from tflite_edge.realtime import run_harness
@@ -51,8 +51,8 @@ from tflite_edge.sources import episode_source
 
 STAGES = ("cohort", "train", "bundle", "replay")
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/pipeline_default.py",
-                                          "Pipeline config file (get_config()).")
+_CONFIG = define_config_file("config", "configs/pipeline_default.py",
+                             "Pipeline config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Output directory.")
 define_worker_flags()
 
@@ -229,6 +229,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    validate_pipeline_config(_CONFIG.value)  # before any worker is started
     try:
         with worker_session(**worker_session_kwargs()):
             run_pipeline(_CONFIG.value, _WORKDIR.value)
@@ -237,4 +238,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

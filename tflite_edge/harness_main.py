@@ -4,15 +4,22 @@
         [--frames=FOLDER|VIDEO|camera[:N]] \\
         [--physio_replay=driveNN.csv|S<k>_feats_4.csv|synthetic[:SEED]] \\
         [--delegate=edgetpu|/path/libdelegate.so] [--realtime] [--out=LINES.jsonl] \\
-        [--summary_out=SUMMARY.json] [--max_events=N] [--fps=10]
+        [--summary_out=SUMMARY.json] [--max_events=N] [--fps=10] [--on_bad_row=error|skip]
 
 `--frames`: a folder of image/.npy frames (played at `--fps`), a video file, or a camera.
 `--physio_replay`: a drivedb drive (`emodata.drivedb`), a WESAD per-subject feature CSV (rows
 every `--features_period_s`; the bundle must take precomputed features), or `synthetic[:SEED]`:
 episode 0 of driver 0 of the synthetic cohort, whose camera frames are used too unless
-`--frames` is given. `--delegate=edgetpu` loads the Edge TPU runtime (libedgetpu) for the face
-model. The summary JSON is printed; errors (tampered bundle, missing delegate, bad paths) exit
-with status 1 and one line on stderr.
+`--frames` is given. `--on_bad_row=skip` drops bad rows of a drivedb drive or WESAD CSV (counted
+in the summary's `source.skipped_rows`) instead of failing on the first one (`error`).
+Before running, the replay is checked against the bundle: a WESAD feature CSV for a raw-signal
+model (or raw signals for a precomputed-feature model) is refused; a signal the model's features
+need but the source lacks (drivedb has no skin temperature) is reported once, with the quality
+cap it implies. `--delegate=edgetpu` loads the Edge TPU runtime (libedgetpu) for the face model.
+The summary JSON is printed (and written to `--summary_out`). Errors (tampered bundle, missing
+delegate, bad paths, a mismatched replay) print one line on stderr and exit with status 2;
+Ctrl-C stops cleanly: the summary so far (`"interrupted": true`) is printed and written, exit
+status 130.
 """
 
 from __future__ import annotations
@@ -21,20 +28,23 @@ import json
 import platform
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from absl import app, flags
 
+from emodata.errors import BAD_ROW_POLICIES, BadRowPolicy, check_on_bad_row
+from tflite_edge.cli import EXIT_INTERRUPTED, check_output_path, run_main
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import (
-    Event,
+    Source,
     camera_source,
+    drivedb_signals,
     drivedb_source,
     episode_source,
     features_source,
     image_folder_source,
-    merge,
+    merge_sources,
     video_source,
 )
 
@@ -55,42 +65,58 @@ def resolve_delegate(delegate: str | None) -> str | None:
     return delegate
 
 
-def frames_from_flag(frames: str, *, fps: float) -> Iterator[Event]:
+def frames_from_flag(frames: str, *, fps: float) -> Source:
     """`--frames`: `camera[:N]`, a folder of frames, or a video file."""
     match = _CAMERA.match(frames)
     if match:
-        return camera_source(int(match.group(1) or 0))
+        return Source(camera_source(int(match.group(1) or 0)), f"--frames={frames}", frames=True)
     path = Path(frames)
     if path.is_dir():
-        return image_folder_source(path, fps=fps)
+        return Source(image_folder_source(path, fps=fps), f"--frames={frames}", frames=True)
     if path.is_file():
-        return video_source(path)
+        return Source(video_source(path), f"--frames={frames}", frames=True)
     raise FileNotFoundError(f"--frames: {frames!r} is neither camera[:N], a folder nor a file")
 
 
 def physio_from_flag(
-    physio_replay: str, *, with_frames: bool, chunk_s: float, features_period_s: float
-) -> Iterator[Event]:
-    """`--physio_replay`: `synthetic[:SEED]`, a drivedb drive or a WESAD feature CSV."""
+    physio_replay: str, *, with_frames: bool, chunk_s: float, features_period_s: float,
+    on_bad_row: BadRowPolicy = "error",
+) -> Source:
+    """`--physio_replay`: `synthetic[:SEED]`, a drivedb drive or a WESAD feature CSV.
+
+    `on_bad_row` ('error' or 'skip') is the loaders' bad-row policy for drivedb and WESAD files.
+    """
+    check_on_bad_row(on_bad_row)
     match = _SYNTHETIC.match(physio_replay)
     if match:
         from emodata.synthetic_cohort import CohortConfig, generate_cohort  # noqa: PLC0415
 
         cohort = generate_cohort(1, int(match.group(1) or 0),
                                  CohortConfig(faces_per_class=1, episodes_per_driver=1))
-        return episode_source(cohort.drivers[0].episodes[0], chunk_s=chunk_s, frames=with_frames)
+        episode = cohort.drivers[0].episodes[0]
+        return Source(episode_source(episode, chunk_s=chunk_s, frames=with_frames),
+                      f"--physio_replay={physio_replay} (synthetic episode)",
+                      signals=tuple(episode.streams), frames=with_frames)
     path = Path(physio_replay)
     if not path.is_file():
         raise FileNotFoundError(f"--physio_replay: {physio_replay!r} is neither synthetic[:SEED] "
                                 "nor an existing file")
     if _DRIVE_FILE.match(path.name):
-        return drivedb_source(path, chunk_s=chunk_s)
+        from emodata.drivedb import read_drive  # noqa: PLC0415
+
+        drive = read_drive(path, on_bad_row=on_bad_row)
+        return Source(drivedb_source(drive, chunk_s=chunk_s),
+                      f"--physio_replay={physio_replay} (drivedb drive)",
+                      signals=tuple(drivedb_signals(drive)), skipped_rows=drive.skipped)
     wesad = _WESAD_FILE.match(path.name)
     if wesad:
         from emodata.wesad import load_wesad_features  # noqa: PLC0415
 
-        data = load_wesad_features(path.parent, subjects=[int(wesad.group(1))])
-        return features_source(data.features, period_s=features_period_s)
+        data = load_wesad_features(path.parent, subjects=[int(wesad.group(1))],
+                                   on_bad_row=on_bad_row)
+        return Source(features_source(data.features, period_s=features_period_s),
+                      f"--physio_replay={physio_replay} (WESAD feature CSV)",
+                      feature_names=tuple(data.feature_names), skipped_rows=data.skipped)
     raise ValueError(f"--physio_replay: file name {path.name!r} is neither driveNN.csv nor "
                      "S<k>_feats_4.csv")
 
@@ -102,17 +128,20 @@ def build_source(
     fps: float = 10.0,
     chunk_s: float = 0.25,
     features_period_s: float = 5.0,
-) -> Iterator[Event]:
-    """The merged event stream of the `--frames` and `--physio_replay` flags."""
+    on_bad_row: BadRowPolicy = "error",
+) -> Source:
+    """The merged event stream of the `--frames` and `--physio_replay` flags (a `Source`:
+    iterate it for the events; it also says what it delivers)."""
     parts = []
     if physio_replay:
         parts.append(physio_from_flag(physio_replay, with_frames=not frames, chunk_s=chunk_s,
-                                      features_period_s=features_period_s))
+                                      features_period_s=features_period_s,
+                                      on_bad_row=on_bad_row))
     if frames:
         parts.append(frames_from_flag(frames, fps=fps))
     if not parts:
         raise ValueError("give --frames and/or --physio_replay; got neither")
-    return merge(*parts)
+    return merge_sources(*parts)
 
 
 def _define_flags() -> None:
@@ -130,28 +159,35 @@ def _define_flags() -> None:
     flags.DEFINE_float("chunk_s", 0.25, "Packet length of replayed signals (s).")
     flags.DEFINE_float("features_period_s", 5.0, "Time between WESAD feature rows (s).")
     flags.DEFINE_integer("num_threads", 1, "TFLite interpreter threads.")
+    flags.DEFINE_enum("on_bad_row", "error", list(BAD_ROW_POLICIES),
+                      "Bad rows of a drivedb drive / WESAD CSV: fail on the first one (error) or "
+                      "drop them and count them in the summary (skip).")
 
 
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     f = flags.FLAGS
-    try:
-        source = build_source(frames=f.frames, physio_replay=f.physio_replay, fps=f.fps,
-                              chunk_s=f.chunk_s, features_period_s=f.features_period_s)
-        summary = run_harness(f.bundle, source, realtime=f.realtime, out_lines=f.out,
-                              max_events=f.max_events, delegate_path=resolve_delegate(f.delegate),
-                              face_variant=f.face_variant, num_threads=f.num_threads)
-    except (FileNotFoundError, ValueError, ImportError) as err:
-        print(f"harness_main: error: {err}", file=sys.stderr)
-        sys.exit(1)
+    out = check_output_path(f.out, "--out")
+    summary_out = check_output_path(f.summary_out, "--summary_out")
+    source = build_source(frames=f.frames, physio_replay=f.physio_replay, fps=f.fps,
+                          chunk_s=f.chunk_s, features_period_s=f.features_period_s,
+                          on_bad_row=f.on_bad_row)
+    summary = run_harness(f.bundle, source, realtime=f.realtime, out_lines=out,
+                          max_events=f.max_events, delegate_path=resolve_delegate(f.delegate),
+                          face_variant=f.face_variant, num_threads=f.num_threads,
+                          stop_on_interrupt=True)
     text = json.dumps(summary, indent=2)
     print(text)
-    if f.summary_out:
-        Path(f.summary_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(f.summary_out).write_text(text + "\n", encoding="utf-8")
+    if summary_out is not None:
+        summary_out.parent.mkdir(parents=True, exist_ok=True)
+        summary_out.write_text(text + "\n", encoding="utf-8")
+    if summary["interrupted"]:
+        print("harness_main: interrupted; the summary covers the events handled so far",
+              file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":
     _define_flags()
-    app.run(main)
+    run_main(main)

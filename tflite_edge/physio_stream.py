@@ -39,6 +39,7 @@ from tflite_edge.bundle import Bundle
 from tflite_edge.fusion import FusionConfig, to_driver_state
 from tflite_edge.interpreter import TFLiteModel
 from tflite_edge.physio_features import (
+    FEATURE_GROUPS,
     SIGNAL_KINDS,
     PhysioFeatureConfig,
     Signal,
@@ -118,6 +119,29 @@ class PhysioSpec:
         names = data["feature_names"]
         return cls(data["mode"], tuple(names) if isinstance(names, list) else names, config,
                    data.get("source"))
+
+
+SIGNAL_NAMES = {"ecg": "ECG", "bvp": "blood-volume pulse", "hr": "heart rate",
+                "eda": "electrodermal activity", "temp": "skin temperature", "resp": "respiration"}
+
+
+def signals_needed(config: PhysioFeatureConfig) -> dict[str, tuple[str, ...]]:
+    """{feature group: the signal kinds any one of which feeds it} for `config.groups`
+    (cardiac: its `cardiac_source`, or any of hr/ecg/bvp for "auto")."""
+    cardiac = ("hr", "ecg", "bvp") if config.cardiac_source == "auto" else (
+        config.cardiac_source,)
+    return {group: cardiac if group == "cardiac" else (group,) for group in config.groups}
+
+
+def missing_signal_features(config: PhysioFeatureConfig, signals: tuple[str, ...] | list[str]
+                            ) -> dict[str, tuple[str, ...]]:
+    """{signal kind(s) absent from `signals`: the feature names that are therefore NaN in every
+    window}, per feature group of `config` whose signals are all missing."""
+    missing = {}
+    for group, kinds in signals_needed(config).items():
+        if not set(kinds) & set(signals):
+            missing["/".join(kinds)] = FEATURE_GROUPS[group]
+    return missing
 
 
 def default_valid_ranges(config: PhysioFeatureConfig) -> dict[str, tuple[float, float]]:

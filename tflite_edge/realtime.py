@@ -14,7 +14,12 @@ Bad input never stops the loop: NaN/inf/out-of-range samples, gaps, silent senso
 the wrong shape/dtype, undecodable files and camera read failures become `Incident`s (logged,
 rate-limited, counted in the summary) and the affected modality is marked missing.
 `summary()` reports per-stage p50/p95/p99, throughput, peak RSS and the incident counts.
-`run_harness` is the library entry point: verified bundle + source -> summary.
+`run_harness` is the library entry point: verified bundle + source -> summary. Given a
+`sources.Source`, it first checks it against the bundle (`check_source`): a source whose physio
+input the model cannot take (precomputed feature vectors for a raw-signal model, or the reverse)
+is refused with ValueError; one lacking a signal the model's features need is reported once, at
+start, with the quality cap it implies. `stop_on_interrupt=True` turns Ctrl-C into a clean stop:
+the summary of what ran so far, with `"interrupted": true`.
 """
 
 from __future__ import annotations
@@ -39,7 +44,15 @@ from tflite_edge.bundle import load_bundle
 from tflite_edge.face_detection import DetectorConfig, FaceDetector, check_frame, is_face_crop
 from tflite_edge.face_pipeline import FacePipeline
 from tflite_edge.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
-from tflite_edge.physio_stream import PhysioStream
+from tflite_edge.physio_stream import (
+    PRECOMPUTED,
+    RAW_SIGNALS,
+    SIGNAL_NAMES,
+    PhysioSpec,
+    PhysioStream,
+    missing_signal_features,
+    signals_needed,
+)
 from tflite_edge.sources import (
     CORRUPT_FRAME,
     FEATURES,
@@ -52,6 +65,7 @@ from tflite_edge.sources import (
     Incident,
     Pacer,
     SampleChunk,
+    Source,
 )
 
 logger = logging.getLogger(__name__)
@@ -394,6 +408,58 @@ def _config_warnings(config: FusionConfig, physio: PhysioStream | None) -> list[
     return []
 
 
+def check_source(source: Source, spec: PhysioSpec | None, fusion: FusionConfig) -> list[str]:
+    """Checks what `source` delivers against the bundle's physio model (`spec`, its
+    features.json; None: no physio model), before any model is loaded or the loop runs.
+
+    Raises ValueError, naming what the model expects and what the source provides, when the
+    model takes raw signals and the source only sends precomputed feature vectors, or the
+    reverse, or the vectors' columns differ from the model's features. Returns one warning per
+    missing signal a raw-signal model's features need (those features are NaN in every window),
+    with the physio quality cap that implies against the fusion's `min_quality`.
+    """
+    if spec is None or not (source.signals or source.feature_names):
+        return []
+    width = len(spec.feature_names)
+    if spec.mode == RAW_SIGNALS:
+        assert spec.config is not None  # guaranteed by PhysioSpec
+        if not source.signals:
+            needed = ", ".join("/".join(k) for k in signals_needed(spec.config).values())
+            raise ValueError(
+                f"{source.description} provides precomputed feature vectors "
+                f"({len(source.feature_names)} features), but the bundle's physio model takes "
+                f"raw signals ({needed}) and computes its {width} window features itself: "
+                "replay raw signals (a drivedb drive or synthetic[:SEED]) or use a bundle built "
+                "on precomputed features")
+        warnings = []
+        for kinds, names in missing_signal_features(spec.config, source.signals).items():
+            finite = width - len(names)
+            what = " / ".join(f"{k} ({SIGNAL_NAMES.get(k, k)})" for k in kinds.split("/"))
+            cap = finite / width
+            verdict = (f"below the fusion's min_quality {fusion.min_quality:g}: physio readings "
+                       "are never fused" if cap < fusion.min_quality else
+                       f"fusion min_quality {fusion.min_quality:g}")
+            warnings.append(
+                f"{source.description} has no {what} signal: {len(names)} of {width} physio "
+                f"features ({', '.join(names)}) are NaN in every window; the forest sends them "
+                f"down each split's missing-value branch, and physio quality (the fraction of "
+                f"finite features) is at most {finite}/{width} = {cap:.3f} ({verdict})")
+        return warnings
+    assert spec.mode == PRECOMPUTED
+    if not source.feature_names:
+        raise ValueError(
+            f"{source.description} provides raw signals ({', '.join(source.signals)}), but the "
+            f"bundle's physio model takes precomputed feature vectors ({width} features: "
+            f"{', '.join(spec.feature_names[:4])}, ...): replay a feature CSV (e.g. "
+            "S<k>_feats_4.csv) or use a bundle built on raw signals")
+    if tuple(source.feature_names) != spec.feature_names:
+        raise ValueError(
+            f"{source.description} provides feature vectors with columns "
+            f"{list(source.feature_names)}, but the bundle's physio model takes "
+            f"{list(spec.feature_names)} (features.json feature_names)")
+    return []
+
+
 def run_loop(
     events: Iterable[Event],
     loop: RealtimeLoop,
@@ -401,18 +467,30 @@ def run_loop(
     realtime: bool = False,
     max_events: int | None = None,
     pacer: Pacer | None = None,
+    stop_on_interrupt: bool = False,
 ) -> dict[str, Any]:
-    """Feeds `events` to `loop` (real-time paced or as fast as possible); returns its summary."""
+    """Feeds `events` to `loop` (real-time paced or as fast as possible); returns its summary.
+
+    `stop_on_interrupt=True`: Ctrl-C (KeyboardInterrupt) ends the loop cleanly and the summary
+    of what ran so far has `"interrupted": true`; otherwise it propagates.
+    """
     if max_events is not None and (isinstance(max_events, bool) or not isinstance(
             max_events, int) or max_events < 0):
         raise ValueError(f"max_events must be an int >= 0 or None; got {max_events!r}")
     pacer = pacer if pacer is not None else Pacer(realtime)
-    for i, event in enumerate(events):
-        if max_events is not None and i >= max_events:
-            break
-        loop.handle(event, pacer.wait(event.timestamp_s))
+    interrupted = False
+    try:
+        for i, event in enumerate(events):
+            if max_events is not None and i >= max_events:
+                break
+            loop.handle(event, pacer.wait(event.timestamp_s))
+    except KeyboardInterrupt:
+        if not stop_on_interrupt:
+            raise
+        interrupted = True
     summary = loop.summary()
     summary["realtime"] = pacer.realtime
+    summary["interrupted"] = interrupted
     return summary
 
 
@@ -428,18 +506,30 @@ def run_harness(
     num_threads: int = 1,
     detector_config: DetectorConfig | None = None,
     loop_config: LoopConfig = LoopConfig(),
+    stop_on_interrupt: bool = False,
 ) -> dict[str, Any]:
     """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
 
     `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
-    verification raises ValueError; a delegate that cannot be loaded FileNotFoundError.
+    verification raises ValueError; a delegate that cannot be loaded FileNotFoundError. A
+    `Source` is checked against the bundle first (`check_source`: ValueError for a mismatch,
+    logged warnings for missing signals, also listed in the summary's "warnings"; its
+    description and skipped rows go to the summary's "source"). `stop_on_interrupt`: see
+    `run_loop`.
     """
     bundle = load_bundle(bundle_dir)
+    fusion_config = FusionConfig.from_json(bundle.fusion_json)
+    source_warnings = []
+    if isinstance(source, Source):  # before any interpreter is created
+        spec = PhysioSpec.from_json_dict(bundle.features) if "physio" in bundle.models else None
+        source_warnings = check_source(source, spec, fusion_config)
+    for warning in source_warnings:
+        logger.warning("%s", warning)
     face = FacePipeline.from_bundle(bundle, variant=face_variant, delegate_path=delegate_path,
                                     num_threads=num_threads)
     physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads)
               if "physio" in bundle.models else None)
-    engine = FusionEngine(FusionConfig.from_json(bundle.fusion_json))
+    engine = FusionEngine(fusion_config)
     detector = FaceDetector(detector_config) if detector_config else FaceDetector()
     with contextlib.ExitStack() as stack:
         out = out_lines
@@ -449,7 +539,11 @@ def run_harness(
             out = stack.enter_context(open(path, "w", encoding="utf-8"))
         loop = RealtimeLoop(engine, face=face, detector=detector, physio=physio, out=out,
                             config=loop_config)
-        summary = run_loop(source, loop, realtime=realtime, max_events=max_events)
+        summary = run_loop(source, loop, realtime=realtime, max_events=max_events,
+                           stop_on_interrupt=stop_on_interrupt)
+    summary["warnings"] = [*source_warnings, *summary["warnings"]]
+    if isinstance(source, Source):
+        summary["source"] = source.to_json_dict()
     summary["bundle"] = {
         "directory": str(bundle.directory),
         "face_model": face.model.source,

@@ -16,7 +16,10 @@ Sources: `camera_source` (cv2.VideoCapture), `image_folder_source` (image or `.n
 sorted by name), `video_source`, `frames_source` (arrays), `signals_source` (whole recordings
 cut into packets), `drivedb_source` (a drivedb drive, `emodata.drivedb`), `episode_source` (a
 synthetic cohort episode, `emodata.synthetic_cohort`), `features_source`; `merge` interleaves
-several sources by time. `Incident` records what went wrong on the stream (the loop's log).
+several sources by time. `Source` is a stream plus what it delivers (raw signals, precomputed
+features, frames; rows its loader skipped), which the harness checks against the bundle before
+it runs (`tflite_edge.realtime.check_source`); `merge_sources` merges them. `Incident` records
+what went wrong on the stream (the loop's log).
 `Pacer` replays a stream in real time (sleeping until each event is due, and reporting how late
 it is) or as fast as possible.
 OpenCV is imported lazily by the sources that need it (camera, video, image files when PIL is
@@ -25,6 +28,7 @@ absent); numpy is the only hard dependency.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import importlib
 import math
@@ -64,6 +68,50 @@ class Event(NamedTuple):
     timestamp_s: float
     kind: str
     payload: Any
+
+
+@dataclasses.dataclass
+class Source:
+    """An event stream (iterate it like `events`) and what it delivers.
+
+    `description` names it in messages (e.g. "drivedb drive 'drive07.csv'"); `signals` are the
+    raw signal kinds (SIGNAL_KINDS) it sends as "samples"; `feature_names` name the columns of
+    its precomputed "features" vectors (empty: it sends none); `frames` tells whether it sends
+    camera frames; `skipped_rows` counts bad rows its loader dropped (on_bad_row='skip').
+    """
+
+    events: Iterator[Event]
+    description: str
+    signals: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] = ()
+    frames: bool = False
+    skipped_rows: int = 0
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        return next(self.events)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """What the summary reports about the source."""
+        return {"description": self.description, "signals": list(self.signals),
+                "features": len(self.feature_names), "frames": self.frames,
+                "skipped_rows": self.skipped_rows}
+
+
+def merge_sources(*sources: Source) -> Source:
+    """One `Source` interleaving `sources` by time (see `merge`), with their union of contents."""
+    if not sources:
+        raise ValueError("merge_sources needs at least one Source; got none")
+    return Source(
+        merge(*sources),
+        "; ".join(s.description for s in sources),
+        tuple(dict.fromkeys(k for s in sources for k in s.signals)),
+        tuple(name for s in sources for name in s.feature_names),
+        any(s.frames for s in sources),
+        sum(s.skipped_rows for s in sources),
+    )
 
 
 class FrameError(NamedTuple):
@@ -311,6 +359,26 @@ def signals_source(
     return merge(*streams)
 
 
+def drivedb_signals(
+    drive: Drive, signals: Mapping[str, tuple[str, ...]] = DRIVEDB_SIGNALS
+) -> dict[str, str]:
+    """{signal kind: drivedb channel} of the kinds `drive` has (`signals` maps each kind to its
+    channels; the first present wins). Raises ValueError when it has none of them."""
+    found = {}
+    for kind, channels in signals.items():
+        if kind not in SIGNAL_KINDS:
+            raise ValueError(f"signals has unknown signal {kind!r}; expected names from "
+                             f"{list(SIGNAL_KINDS)}")
+        channel = next((c for c in channels if c in drive.channels), None)
+        if channel is not None:
+            found[kind] = channel
+    if not found:
+        raise ValueError(f"drive {drive.name!r} has none of the channels "
+                         f"{sorted({c for cs in signals.values() for c in cs})}; it has "
+                         f"{sorted(drive.channels)}")
+    return found
+
+
 def drivedb_source(
     drive: Drive | str | os.PathLike,
     *,
@@ -330,19 +398,8 @@ def drivedb_source(
     times = np.asarray(drive.time_s, dtype=np.float64)
     times = times - times[0] + start_s
     rate = float(drive.sample_rate_hz)
-    streams = []
-    for kind, channels in signals.items():
-        if kind not in SIGNAL_KINDS:
-            raise ValueError(f"signals has unknown signal {kind!r}; expected names from "
-                             f"{list(SIGNAL_KINDS)}")
-        channel = next((c for c in channels if c in drive.channels), None)
-        if channel is not None:
-            values = np.asarray(drive.channels[channel], dtype=np.float64)
-            streams.append(_chunks(kind, values, rate, times, chunk_s))
-    if not streams:
-        raise ValueError(f"drive {drive.name!r} has none of the channels "
-                         f"{sorted({c for cs in signals.values() for c in cs})}; it has "
-                         f"{sorted(drive.channels)}")
+    streams = [_chunks(kind, np.asarray(drive.channels[channel], dtype=np.float64), rate, times,
+                       chunk_s) for kind, channel in drivedb_signals(drive, signals).items()]
     return merge(*streams)
 
 

@@ -117,18 +117,40 @@ def test_no_known_channel_and_duplicate_columns(tmp_path):
 @pytest.mark.parametrize(
     "bad_line, message",
     [
-        ("0.2,,10.2", "line 4: column 1 holds a non-numeric value ''"),
-        ("0.2,abc,10.2", "line 4: column 1 holds a non-numeric value 'abc'"),
-        ("0.2,nan,10.2", "line 4: non-finite value"),
-        ("0.2,1.0,inf", "line 4: non-finite value"),
+        ("0.2,,10.2", r"line 4: column 'ECG\(mV\)' \(column 2 of 3\) holds a non-numeric "
+                      "value ''"),
+        ("0.2,abc,10.2", r"line 4: column 'ECG\(mV\)' \(column 2 of 3\) holds a non-numeric "
+                         "value 'abc'"),
+        ("0.2,nan,10.2", r"line 4: column 'ECG\(mV\)' \(column 2 of 3\) holds a non-finite "
+                         "value nan"),
+        ("0.2,1.0,inf", r"line 4: column 'marker\(mV\)' \(column 3 of 3\) holds a non-finite "
+                        "value inf"),
         ("0.2,1.0", "line 4: expected 3 fields as in the header; got 2"),
     ],
 )
-def test_bad_row_names_file_and_line(tmp_path, bad_line, message):
+def test_bad_row_names_file_line_and_column(tmp_path, bad_line, message):
     path = write_drive(tmp_path / "drive07.csv", small_columns())
     edit_line(path, 4, bad_line)
     with pytest.raises(DataFormatError, match=r"drive07\.csv: " + message):
         read_drive(path)
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_bad_value_names_the_header_column_and_the_file_line(tmp_path, fast_path):
+    """Both parsers (numpy's for well-formed files, csv's otherwise) name the header column
+    and the 1-based line of the file (the header is line 1), with unused columns in between."""
+    columns = {**small_columns(8), "peak": np.zeros(8), "HR(bpm)": np.full(8, 70.0)}
+    path = write_drive(tmp_path / "drive07.csv", columns)
+    lines = path.read_text().splitlines()
+    lines[6] = lines[6].rsplit(",", 1)[0] + ",nan"  # line 7 of the file: HR is NaN
+    if not fast_path:
+        lines.append("")  # a blank line sends the file to the line-by-line parser
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=r"drive07\.csv: line 7: column 'HR\(bpm\)' "
+                                              r"\(column 5 of 5\) holds a non-finite value nan"):
+        read_drive(path)
+    drive = read_drive(path, on_bad_row="skip")
+    assert drive.skipped == 1 and len(drive.time_s) == 7
 
 
 def test_time_must_increase(tmp_path):

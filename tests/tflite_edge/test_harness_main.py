@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,14 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The CLI's single stderr line for a refused run (exit status 2, no traceback)."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("harness_main: error: "), result.stderr
+    return lines[0]
+
+
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory):
     return write_tiny_bundle(tmp_path_factory.mktemp("hm") / "bundle")
@@ -61,7 +71,9 @@ def test_build_source_from_flags(tmp_path):
     t = np.arange(0, 5, 0.065)
     drive = write_drive(tmp_path / "drive07.csv", {
         "Elapsed time(s)": t, "HR(bpm)": np.full(t.size, 70.0), "RESP(mV)": np.sin(t)})
-    events = list(build_source(frames=str(tmp_path / "frames"), physio_replay=str(drive), fps=2))
+    source = build_source(frames=str(tmp_path / "frames"), physio_replay=str(drive), fps=2)
+    assert (source.signals, source.frames, source.feature_names) == (("hr", "resp"), True, ())
+    events = list(source)
     assert [e.timestamp_s for e in events if e.kind == FRAME] == [0.0, 0.5, 1.0]
     assert {e.payload.signal for e in events if e.kind == SAMPLES} == {"hr", "resp"}
     write_subject(tmp_path / "wesad", 3, [0, 1, 2])
@@ -108,7 +120,7 @@ def test_cli_refuses_a_tampered_bundle(tmp_path):
     bundle = write_tiny_bundle(tmp_path / "bundle")
     (bundle / "fusion.json").write_text((bundle / "fusion.json").read_text().replace("2.0", "9.0"))
     result = _cli(f"--bundle={bundle}", "--physio_replay=synthetic:0", "--max_events=5")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "harness_main: error: bundle" in result.stderr
     assert "file 'fusion.json' was altered" in result.stderr
 
@@ -120,6 +132,104 @@ def test_cli_edgetpu_without_the_runtime_is_a_clear_error(bundle_dir):
     if can_load_library(library):
         pytest.skip(f"{library} is installed on this machine")
     result = _cli(f"--bundle={bundle_dir}", "--physio_replay=synthetic:0", "--delegate=edgetpu")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"could not load delegate library '{library}'" in result.stderr
     assert "Coral runtime" in result.stderr
+
+
+def _drive_with_bad_rows(path: Path) -> Path:
+    """A 30-s drivedb drive (HR + respiration, no EDA or temperature) whose file lines 5 and 9
+    hold a non-numeric heart rate."""
+    t = np.arange(0, 30, 0.065)
+    drive = write_drive(path, {"Elapsed time(s)": t, "HR(bpm)": np.full(t.size, 70.0),
+                               "RESP(mV)": np.sin(t)})
+    lines = drive.read_text().splitlines()
+    for line in (5, 9):
+        fields = lines[line - 1].split(",")
+        fields[1] = "n/a"
+        lines[line - 1] = ",".join(fields)
+    drive.write_text("\n".join(lines) + "\n")
+    return drive
+
+
+def test_cli_bad_drivedb_row_names_the_header_column_and_line(tmp_path, bundle_dir):
+    drive = _drive_with_bad_rows(tmp_path / "drive07.csv")
+    line = _one_error_line(_cli(f"--bundle={bundle_dir}", f"--physio_replay={drive}"))
+    assert line == (f"harness_main: error: {drive}: line 5: column 'HR(bpm)' (column 2 of 3) "
+                    "holds a non-numeric value 'n/a'")
+
+
+def test_cli_on_bad_row_skip_counts_skipped_rows_and_reports_missing_signals(tmp_path,
+                                                                               bundle_dir):
+    drive = _drive_with_bad_rows(tmp_path / "drive07.csv")
+    result = _cli(f"--bundle={bundle_dir}", f"--physio_replay={drive}", "--on_bad_row=skip")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["source"] == {"description": f"--physio_replay={drive} (drivedb drive)",
+                                 "signals": ["hr", "resp"], "features": 0, "frames": False,
+                                 "skipped_rows": 2}
+    assert summary["physio"]["predictions"] > 0
+    # The tiny bundle's 14 features need eda and temp too: said once, with the quality cap.
+    missing = [w for w in summary["warnings"] if "has no" in w]
+    assert missing == [
+        f"--physio_replay={drive} (drivedb drive) has no eda (electrodermal activity) signal: 5 "
+        "of 14 physio features (eda_tonic_mean, eda_tonic_slope_per_min, eda_scr_count, "
+        "eda_scr_amp_mean, eda_scr_rise_mean_s) are NaN in every window; the forest sends them "
+        "down each split's missing-value branch, and physio quality (the fraction of finite "
+        "features) is at most 9/14 = 0.643 (fusion min_quality 0.5)",
+        f"--physio_replay={drive} (drivedb drive) has no temp (skin temperature) signal: 2 of 14 "
+        "physio features (temp_mean, temp_slope_per_min) are NaN in every window; the forest "
+        "sends them down each split's missing-value branch, and physio quality (the fraction of "
+        "finite features) is at most 12/14 = 0.857 (fusion min_quality 0.5)"]
+    for warning in missing:
+        assert result.stderr.count(warning) == 1  # logged once, at start
+
+
+def test_cli_refuses_a_wesad_feature_csv_on_a_raw_signal_bundle(tmp_path, bundle_dir):
+    csv = write_subject(tmp_path / "wesad", 3, [0, 1, 2])
+    line = _one_error_line(_cli(f"--bundle={bundle_dir}", f"--physio_replay={csv}"))
+    assert line == (
+        f"harness_main: error: --physio_replay={csv} (WESAD feature CSV) provides precomputed "
+        "feature vectors (46 features), but the bundle's physio model takes raw signals "
+        "(hr/ecg/bvp, eda, temp, resp) and computes its 14 window features itself: replay raw "
+        "signals (a drivedb drive or synthetic[:SEED]) or use a bundle built on precomputed "
+        "features")
+
+
+@pytest.mark.parametrize("flag", ["--out", "--summary_out"])
+def test_cli_output_under_an_existing_file_is_refused_up_front(tmp_path, bundle_dir, flag):
+    (tmp_path / "a_file").write_text("x")
+    target = tmp_path / "a_file" / "x.json"
+    line = _one_error_line(_cli(f"--bundle={bundle_dir}", "--physio_replay=synthetic:0",
+                                f"{flag}={target}"))
+    assert line == (f"harness_main: error: {flag}: cannot write '{target}': "
+                    f"'{tmp_path / 'a_file'}' is a file, not a folder")
+
+
+def test_cli_ctrl_c_during_a_realtime_replay_stops_cleanly_with_the_summary(tmp_path,
+                                                                             bundle_dir):
+    out, summary_out = tmp_path / "lines.jsonl", tmp_path / "summary.json"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _RUN_WITHOUT_TF, f"--bundle={bundle_dir}",
+         "--physio_replay=synthetic:0", "--realtime", f"--out={out}",
+         f"--summary_out={summary_out}"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (out.is_file() and out.stat().st_size > 0):  # fused lines are coming
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "harness_main: interrupted" in stderr
+    summary = json.loads(stdout)
+    assert summary == json.loads(summary_out.read_text())
+    assert summary["interrupted"] is True and summary["realtime"] is True
+    assert summary["events"]["total"] > 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == summary["fused"]["lines"] > 0
+    json.loads(lines[-1])  # the last line is complete

@@ -13,8 +13,16 @@ from tests.tflite_edge.test_face_pipeline import write_tiny_bundle
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_pipeline import FacePipeline
 from tflite_edge.fusion import FusionConfig, FusionEngine
-from tflite_edge.physio_stream import PhysioStream
-from tflite_edge.realtime import LoopConfig, RealtimeLoop, percentiles_ms, run_harness, run_loop
+from tflite_edge.physio_features import PhysioFeatureConfig
+from tflite_edge.physio_stream import PRECOMPUTED, PhysioSpec, PhysioStream
+from tflite_edge.realtime import (
+    LoopConfig,
+    RealtimeLoop,
+    check_source,
+    percentiles_ms,
+    run_harness,
+    run_loop,
+)
 from tflite_edge.sources import (
     FRAME,
     FRAME_READ_FAILURE,
@@ -22,6 +30,7 @@ from tflite_edge.sources import (
     Event,
     FrameError,
     SampleChunk,
+    Source,
     episode_source,
 )
 
@@ -190,3 +199,54 @@ def test_argument_validation(bundle_dir):
         run_loop([], _loop(bundle_dir), max_events=-1)
     assert percentiles_ms([]) == {"count": 0}
     assert percentiles_ms([1_000_000, 3_000_000])["p50"] == 2.0
+
+
+def _source(**contents) -> Source:
+    return Source(iter(()), "the source", **contents)
+
+
+def test_check_source_refuses_what_the_physio_model_cannot_take():
+    fusion = FusionConfig()
+    raw = PhysioSpec.raw_signals(PhysioFeatureConfig(groups=("cardiac", "resp")))
+    precomputed = PhysioSpec(PRECOMPUTED, ("f1", "f2", "f3"))
+    with pytest.raises(ValueError, match=r"^the source provides precomputed feature vectors \(3 "
+                                         r"features\), but the bundle's physio model takes raw "
+                                         r"signals \(hr/ecg/bvp, resp\) and computes its 7 "):
+        check_source(_source(feature_names=("f1", "f2", "f3")), raw, fusion)
+    with pytest.raises(ValueError, match=r"^the source provides raw signals \(hr, eda\), but the "
+                                         r"bundle's physio model takes precomputed feature "
+                                         r"vectors \(3 features: f1, f2, f3, ...\)"):
+        check_source(_source(signals=("hr", "eda")), precomputed, fusion)
+    with pytest.raises(ValueError, match=r"columns \['f1', 'f3', 'f2'\], but the bundle's physio "
+                                         r"model takes \['f1', 'f2', 'f3'\]"):
+        check_source(_source(feature_names=("f1", "f3", "f2")), precomputed, fusion)
+    assert check_source(_source(feature_names=("f1", "f2", "f3")), precomputed, fusion) == []
+    assert check_source(_source(signals=("ecg", "resp")), raw, fusion) == []
+    assert check_source(_source(frames=True), raw, fusion) == []  # no physio input at all
+    assert check_source(_source(signals=("hr",)), None, fusion) == []  # no physio model
+
+
+def test_check_source_says_when_missing_signals_keep_physio_out_of_fusion():
+    raw = PhysioSpec.raw_signals(PhysioFeatureConfig(groups=("cardiac", "resp"),
+                                                     cardiac_source="ecg"))
+    (warning,) = check_source(_source(signals=("hr", "resp")), raw, FusionConfig(min_quality=0.8))
+    assert warning == (
+        "the source has no ecg (ECG) signal: 5 of 7 physio features (hr_mean_bpm, hr_std_bpm, "
+        "hrv_sdnn_ms, hrv_rmssd_ms, hrv_lf_hf) are NaN in every window; the forest sends them "
+        "down each split's missing-value branch, and physio quality (the fraction of finite "
+        "features) is at most 2/7 = 0.286 (below the fusion's min_quality 0.8: physio readings "
+        "are never fused)")
+
+
+def test_a_ctrl_c_stops_the_loop_cleanly_only_when_asked(bundle_dir, episode):
+    def interrupted_after(n: int):
+        for i, event in enumerate(episode_source(episode)):
+            if i == n:
+                raise KeyboardInterrupt
+            yield event
+
+    summary = run_loop(interrupted_after(50), _loop(bundle_dir), stop_on_interrupt=True)
+    assert summary["interrupted"] is True and summary["events"]["total"] == 50
+    assert run_loop(iter(()), _loop(bundle_dir))["interrupted"] is False
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(interrupted_after(5), _loop(bundle_dir))
