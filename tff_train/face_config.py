@@ -39,7 +39,6 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
         _require(p.num_clients in (0, num_clients), "partition.num_clients",
                  f"0 or {num_clients} (synthetic clients are the drivers minus 2 held out)",
                  p.num_clients)
-    _require(d.eval_blur_sigma >= 0, "data.eval_blur_sigma", ">= 0 (0 = off)", d.eval_blur_sigma)
     _require(m.input_pool in (1, 2, 4), "model.input_pool", "1, 2 or 4", m.input_pool)
     _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)
     _require(m.width >= 1, "model.width", ">= 1", m.width)
