@@ -11,7 +11,7 @@ from tff_train.face_datasets import load_fer2013_clients
 
 
 def test_public_and_private_test_faces_are_unchanged(tmp_path):
-    """Sharp checkerboards (a blur would change every pixel next to an edge) and constant faces:
+    """Sharp checkerboards (any filtering would change the pixels at an edge) and constant faces:
     PublicTest and PrivateTest come out byte for byte as loaded, with their labels."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:48, 0:48]
