@@ -8,17 +8,13 @@ it with the same rules: every file listed with sha256 + size, nothing unlisted, 
                             source_bundle {manifest_sha256, created}}; contents; files
     face_<variant>.tflite   copied byte for byte (so is physio.tflite)
     labels_<space>.txt      copied
-    preprocessing.json      the bundle's, plus face.eval_blur_sigma (the key
-                            tflite_edge.face_pipeline reads) and face.blur_kernel (float64[2r+1]
-                            from tflite_edge.face_preprocessing.gaussian_kernel; [1.0] when off)
+    preprocessing.json      the bundle's (as `tflite_edge.bundle.load_bundle` reads it)
     fusion.json             tflite_edge.fusion.FusionConfig.to_json() of the bundle's config
     features.json           tflite_edge.physio_stream.PhysioSpec.to_json_dict() of the bundle's
     golden.json             android_bridge.golden vectors (listed in files, not in contents)
 
-The blur sigma is `face_blur_sigma` or, when None, the bundle's own (`eval_blur_sigma` in
-preprocessing.json, 0 when absent, as tflite_edge.face_pipeline does). The Python edge runs
-unchanged on the exported directory (`FacePipeline.from_bundle`, `PhysioStream.from_bundle`).
-Written atomically (temp dir + rename), then verified.
+The Python edge runs unchanged on the exported directory (`FacePipeline.from_bundle`,
+`PhysioStream.from_bundle`). Written atomically (temp dir + rename), then verified.
 """
 
 from __future__ import annotations
@@ -26,9 +22,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import math
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +32,12 @@ from tflite_edge.bundle import (
     load_bundle,
     write_bundle_directory,
 )
-from tflite_edge.face_pipeline import BLUR_SIGMA_KEY, blur_sigma_from_preprocessing
-from tflite_edge.face_preprocessing import gaussian_kernel
 from tflite_edge.fusion import FusionConfig
 from tflite_edge.physio_stream import PhysioSpec
 
 ASSET_DIR = "fedmultiemo"
 GOLDEN_NAME = "golden.json"
 EXPORTER = "android_bridge.export_main"
-
-
-def _resolve_sigma(face_blur_sigma: float | None, preprocessing: Mapping[str, Any]) -> float:
-    if face_blur_sigma is None:
-        return blur_sigma_from_preprocessing(preprocessing)
-    sigma = face_blur_sigma
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (
-            math.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"face_blur_sigma must be a finite number >= 0; got {sigma!r}")
-    return float(sigma)
 
 
 def _json_bytes(data: Any, *, indent: int | None = 2, allow_nan: bool = False) -> bytes:
@@ -68,7 +50,6 @@ def export_assets(
     bundle_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
-    face_blur_sigma: float | None = None,
     golden: bool = True,
     seed: int = 0,
     overwrite: bool = False,
@@ -79,7 +60,6 @@ def export_assets(
     existing `fedmultiemo/` that holds a manifest.json (anything else is refused).
     """
     bundle = load_bundle(bundle_dir)  # verifies every file first
-    sigma = _resolve_sigma(face_blur_sigma, bundle.preprocessing)
     spec = PhysioSpec.from_json_dict(bundle.features)
     fusion_config = FusionConfig.from_json(bundle.fusion_json)
     target = Path(out_dir) / ASSET_DIR
@@ -90,25 +70,16 @@ def export_assets(
         if not (target / MANIFEST_NAME).is_file():
             raise ValueError(f"{str(target)!r} exists but holds no {MANIFEST_NAME}; refusing to "
                              "overwrite it")
-    kernel = gaussian_kernel(sigma).tolist() if sigma > 0 else [1.0]
-    shape = bundle.preprocessing["face"]["input_shape"]
-    if len(kernel) // 2 >= min(shape[1:3]):
-        raise ValueError(f"face_blur_sigma {sigma} needs a {len(kernel) // 2}-px border, more than "
-                         f"the face input {shape[1:3]}")
-    preprocessing = json.loads(json.dumps(bundle.preprocessing))
-    preprocessing["face"].update({BLUR_SIGMA_KEY: sigma, "blur_kernel": kernel})
-    if BLUR_SIGMA_KEY in preprocessing:
-        preprocessing[BLUR_SIGMA_KEY] = sigma
 
     contents = bundle.manifest["contents"]
     files: dict[str, bytes] = {}
     for name in list(contents["models"].values()) + list(contents["labels"].values()):
         files[name] = (bundle.directory / name).read_bytes()
-    files[contents["preprocessing"]] = _json_bytes(preprocessing)
+    files[contents["preprocessing"]] = _json_bytes(bundle.preprocessing)
     files[contents["fusion"]] = fusion_config.to_json().encode("utf-8")
     files[contents["features"]] = _json_bytes(spec.to_json_dict())
     if golden:
-        vectors = golden_vectors(bundle, face_blur_sigma=sigma, seed=seed)
+        vectors = golden_vectors(bundle, seed=seed)
         files[GOLDEN_NAME] = _json_bytes(vectors, indent=None, allow_nan=True)
 
     source_manifest = bundle.directory / MANIFEST_NAME

@@ -1,7 +1,7 @@
 """Export a model bundle as Android assets (with golden vectors for the Java bridge).
 
     python -m android_bridge.export_main --bundle=DIR --out=app/src/main/assets \
-        [--face_blur_sigma=3.0] [--nogolden] [--overwrite]
+        [--nogolden] [--overwrite]
 
 Writes `<out>/fedmultiemo/` (see android_bridge.assets) and prints a JSON summary.
 """
@@ -18,10 +18,6 @@ from tflite_edge.cli import run_main
 
 _BUNDLE = flags.DEFINE_string("bundle", None, "Model bundle directory (converters.bundle).")
 _OUT = flags.DEFINE_string("out", None, "Android assets directory; files go to <out>/fedmultiemo.")
-_SIGMA = flags.DEFINE_float(
-    "face_blur_sigma", None,
-    "Gaussian sigma (px) that blurs faces like the training images; default: the bundle's "
-    "eval_blur_sigma (preprocessing.json; 0 = off when absent, as tflite_edge.face_pipeline).")
 _GOLDEN = flags.DEFINE_bool("golden", True, "Also write golden.json for the Java tests.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the golden inputs.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing <out>/fedmultiemo.")
@@ -30,8 +26,8 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing <out>/fe
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {list(argv[1:])}")
-    manifest = export_assets(_BUNDLE.value, _OUT.value, face_blur_sigma=_SIGMA.value,
-                             golden=_GOLDEN.value, seed=_SEED.value, overwrite=_OVERWRITE.value)
+    manifest = export_assets(_BUNDLE.value, _OUT.value, golden=_GOLDEN.value, seed=_SEED.value,
+                             overwrite=_OVERWRITE.value)
     files = manifest["files"]
     print(json.dumps({
         "assets": f"{_OUT.value}/{ASSET_DIR}",

@@ -1,11 +1,10 @@
 """Golden vectors: inputs and Python-edge outputs that the Java bridge must reproduce.
 
-`golden_vectors(bundle, face_blur_sigma=...)` returns one JSON-ready dict:
+`golden_vectors(bundle)` returns one JSON-ready dict:
   face          crops uint8[H,W] through `tflite_edge.face_pipeline.FacePipeline` of every face
-                model: `match_training_blur` -> float32(p) / float32(1 / pixel_scale) +
-                pixel_offset -> `quantize` with the model's input scale/zero-point -> raw output
-                (tflite-runtime) -> `dequantize` -> clipped, renormalised probabilities ->
-                DRIVER_STATE3
+                model: float32(p) / float32(1 / pixel_scale) + pixel_offset -> `quantize` with
+                the model's input scale/zero-point -> raw output (tflite-runtime) ->
+                `dequantize` -> clipped, renormalised probabilities -> DRIVER_STATE3
   quantization  hand-picked `quantize`/`dequantize` cases (exact halves, clamping, zero-points)
   physio        raw windows -> `extract_window` features (android_bridge.golden_physio)
   models        `tflite_edge.physio_stream.PhysioStream.predict` on golden feature rows: raw
@@ -30,7 +29,6 @@ from emodata.label_spaces import LABEL_SPACES, mapping_matrix
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tflite_edge.bundle import Bundle
 from tflite_edge.face_pipeline import FacePipeline, choose_face_variant
-from tflite_edge.face_preprocessing import gaussian_kernel, match_training_blur
 from tflite_edge.fusion import FusionConfig, to_driver_state
 from tflite_edge.interpreter import TFLiteModel
 from tflite_edge.physio_features import PhysioFeatureConfig
@@ -38,7 +36,7 @@ from tflite_edge.physio_stream import PhysioSpec, PhysioStream
 from tflite_edge.quantization import QUANTIZED_DTYPES, dequantize, quantize
 
 GOLDEN_FORMAT = "fedmultiemo-golden-vectors"
-GOLDEN_VERSION = 1
+GOLDEN_VERSION = 2
 TOLERANCES = {"features_rel": 1e-5, "probs_abs": 1e-6}
 _NUM_SYNTHETIC_FACES = 3
 
@@ -94,7 +92,7 @@ def _raw_record(model_input: np.ndarray, raw: np.ndarray, spec_in: dict[str, Any
     return record
 
 
-def _face_golden(bundle: Bundle, sigma: float, seed: int) -> dict[str, Any]:
+def _face_golden(bundle: Bundle, seed: int) -> dict[str, Any]:
     face = bundle.preprocessing["face"]
     shape = face["input_shape"]
     if len(shape) != 4 or shape[0] != 1 or shape[3] != 1:
@@ -105,8 +103,7 @@ def _face_golden(bundle: Bundle, sigma: float, seed: int) -> dict[str, Any]:
         name, spec_in, spec_out = _io(bundle, role)
         pipeline = FacePipeline(
             TFLiteModel(bundle.models[role]), label_space=space, pixel_scale=face["pixel_scale"],
-            pixel_offset=face["pixel_offset"], blur_sigma=sigma,
-            bundle_io=bundle.preprocessing["models"][name])
+            pixel_offset=face["pixel_offset"], bundle_io=bundle.preprocessing["models"][name])
         pipelines[name] = (pipeline, spec_in, spec_out)
     cases = []
     for crop_name, crop in face_crops(shape[1], shape[2], seed):
@@ -123,11 +120,9 @@ def _face_golden(bundle: Bundle, sigma: float, seed: int) -> dict[str, Any]:
                 "driver_state_index": int(np.argmax(prediction.driver_state))})
             outputs[name] = record
         cases.append({"name": crop_name, "height": shape[1], "width": shape[2],
-                      "pixels": _ints(crop), "blurred": _ints(match_training_blur(crop, sigma)),
-                      "models": outputs})
-    kernel = gaussian_kernel(sigma) if sigma > 0 else np.ones(1)
-    return {"blur_sigma": sigma, "kernel": _floats(kernel), "pixel_scale": face["pixel_scale"],
-            "pixel_offset": face["pixel_offset"], "label_space": space, "cases": cases}
+                      "pixels": _ints(crop), "models": outputs})
+    return {"pixel_scale": face["pixel_scale"], "pixel_offset": face["pixel_offset"],
+            "label_space": space, "cases": cases}
 
 
 def _quantization_golden(bundle: Bundle) -> dict[str, Any]:
@@ -215,7 +210,7 @@ def _labels_golden() -> dict[str, Any]:
             "to_driver_state": conversions}
 
 
-def golden_vectors(bundle: Bundle, *, face_blur_sigma: float, seed: int = 0) -> dict[str, Any]:
+def golden_vectors(bundle: Bundle, *, seed: int = 0) -> dict[str, Any]:
     """Every golden vector for `bundle` (a verified `tflite_edge.bundle.Bundle`); see above.
 
     Physiological windows use the bundle's feature config (features.json, `PhysioSpec`), or the
@@ -228,7 +223,7 @@ def golden_vectors(bundle: Bundle, *, face_blur_sigma: float, seed: int = 0) -> 
     physio_config = spec.config or PhysioFeatureConfig()
     fusion_config = FusionConfig.from_json(bundle.fusion_json)
     spaces = dict(fusion_config.modality_label_spaces)
-    face = _face_golden(bundle, face_blur_sigma, seed)
+    face = _face_golden(bundle, seed)
     physio = physio_cases(physio_config, seed)
     out: dict[str, Any] = {
         "format": GOLDEN_FORMAT, "version": GOLDEN_VERSION, "tolerances": dict(TOLERANCES),

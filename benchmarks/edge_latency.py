@@ -5,7 +5,7 @@
 
 One "pipeline" update = physio window features (`physio_features.extract_window` over a full
 window of synthetic raw streams, or a copied vector for precomputed-feature bundles) + the
-physio model + the face path on a 48x48 crop (blur, explicit quantization, model,
+physio model + the face path on a 48x48 crop (scaling, explicit quantization, model,
 dequantization) + one fusion step, all on 1 thread (TFLite `num_threads=1`). Targets: p99
 <= 2 ms without the detector, peak RSS <= 80 MB. The Haar detector is timed separately on a
 synthetic 640x480 BGR camera frame holding one face (default DetectorConfig, i.e. searched at
@@ -99,7 +99,6 @@ def measure_pipeline(bundle_dir: str, iterations: int, warmup: int,
         "stages": {k: _stats(v) for k, v in timings.items() if v},
         "face_model": face.model.source,
         "face_input_dtype": face.input_dtype.name,
-        "face_blur_sigma": face.blur_sigma,
         "physio_mode": None if physio is None else physio.spec.mode,
         "physio_features": None if physio is None else len(physio.spec.feature_names),
     }

@@ -4,8 +4,8 @@
  --out=FILE.json`
 
 Protocol (no test rows in training or model selection):
-- Face: the federated FER2013 CNN (int8 TFLite, run under tflite-runtime) on PrivateTest faces
-  (blur-matched, sigma from the face run's config); FER7 probabilities → driver state.
+- Face: the federated FER2013 CNN (int8 TFLite, run under tflite-runtime) on PrivateTest faces;
+  FER7 probabilities → driver state.
 - Physiology: a federated random forest (TFF, one client per WESAD subject) trained on subjects
   S2-S11, probabilities for windows of held-out subjects S15-S17; WESAD3 → driver state.
 - Pairing: every PrivateTest face is paired with a random held-out WESAD window that carries the
@@ -18,7 +18,6 @@ Protocol (no test rows in training or model selection):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +35,6 @@ from emodata.wesad import load_wesad_features
 from tff_train.face_datasets import fer2013_path
 from tff_train.federated_forest import ForestConfig, train_federated_forest
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tflite_edge.face_preprocessing import match_training_blur
 from tflite_edge.fusion import (
     STRATEGIES,
     FusionConfig,
@@ -50,7 +48,7 @@ from tflite_edge.interpreter import TFLiteModel
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data", "Folder with fer2013/, wesad_features/.")
     flags.DEFINE_string("face_model", "/tmp/fedmultiemo_face_fl/face_model.keras",
-                        "Trained Keras face model with config.json beside it.")
+                        "Trained Keras face model (.keras).")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
     flags.DEFINE_integer("seed", 0, "Pairing / dropout seed.")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
@@ -117,8 +115,6 @@ def main(argv: Sequence[str]) -> None:
     started = time.time()
     import_tff()
     rng = np.random.default_rng(FLAGS.seed)
-    face_dir = Path(FLAGS.face_model).parent
-    sigma = float(json.loads((face_dir / "config.json").read_text())["data"]["eval_blur_sigma"])
     fer = load_fer2013(fer2013_path(FLAGS.data_root), cache_dir=FLAGS.cache_dir or None)
     train = fer.split("train").images
     calibration = train[rng.choice(len(train), 500, replace=False)][..., None] / 255.0
@@ -138,8 +134,8 @@ def main(argv: Sequence[str]) -> None:
         labels = map_labels(faces.labels, "fer7", "driver_state3")
         windows = np.flatnonzero(np.isin(wesad.subject_ids, subjects))
         idx = windows[pair(labels, window_state[windows], rng)]
-        return {"labels": labels, "face": face_state_probs(face_int8, match_training_blur(
-            faces.images, sigma)), "physio": physio_state[idx]}
+        return {"labels": labels, "face": face_state_probs(face_int8, faces.images),
+                "physio": physio_state[idx]}
 
     val, test = split("public_test", VAL_SUBJECTS), split("private_test", TEST_SUBJECTS)
     learned = fit_learned_weights({"face": val["face"], "physio": val["physio"]}, val["labels"])

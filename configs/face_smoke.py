@@ -12,7 +12,6 @@ def get_config() -> ml_collections.ConfigDict:
     config = face_fer2013.get_config()
     config.data.source = "synthetic"
     config.data.synthetic_drivers = 6
-    config.data.eval_blur_sigma = 0.0
     config.partition.num_clients = 4
     config.model.width = 8
     config.model.depth = 3

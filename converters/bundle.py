@@ -85,7 +85,6 @@ def write_bundle(
     features: Mapping[str, Any],
     face_label_space: str = "fer7",
     physio_label_space: str = "wesad3",
-    face_blur_sigma: float = 0.0,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Writes the bundle directory `out_dir` and returns its manifest.
@@ -94,12 +93,8 @@ def write_bundle(
     `face_<variant>.tflite`; every face model must share one input shape. `features` must be
     JSON-serialisable. `fusion_config` must map "face" (and "physio" when `physio_model` is
     given) to the label spaces named here. `out_dir` must not exist unless `overwrite` is True
-    and it already holds a bundle (a directory with a manifest.json). `face_blur_sigma` is the
-    Gaussian blur the edge applies to face crops before the model (written to
-    `preprocessing.json` as `face.eval_blur_sigma`; see tflite_edge/face_preprocessing.py).
+    and it already holds a bundle (a directory with a manifest.json).
     """
-    if not (isinstance(face_blur_sigma, int | float) and 0 <= face_blur_sigma < 16):
-        raise ValueError(f"face_blur_sigma must be a number in [0, 16); got {face_blur_sigma!r}")
     out_dir = Path(out_dir)
     if not face_models:
         raise ValueError("face_models must hold at least one model; got none")
@@ -146,7 +141,7 @@ def write_bundle(
     preprocessing = {
         "face": {"input_shape": json.loads(face_shapes.pop()), "color": "grayscale",
                  "pixel_scale": FACE_PIXEL_SCALE, "pixel_offset": 0.0,
-                 "eval_blur_sigma": float(face_blur_sigma), "label_space": face_label_space},
+                 "label_space": face_label_space},
         "models": {f"{role}.tflite": io[role] for role in models},
     }
     files["preprocessing.json"] = (json.dumps(preprocessing, indent=2) + "\n").encode()

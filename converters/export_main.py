@@ -4,8 +4,7 @@
  --physio_model=PHYSIO_RUN/federated_rf.npz --physio_features=FEATURES.json --out=BUNDLE`
 
 - The face model is converted to int8 (calibrated on `--calibration_images`: FER2013 training
-  faces under `--data_root`, or the synthetic cohort) and float32; its evaluation blur comes from
-  the `config.json` beside the model (`data.eval_blur_sigma`) unless `--face_blur_sigma` is set.
+  faces under `--data_root`, or the synthetic cohort) and float32.
 - The physio model is a saved `TreeEnsemble` (.npz) converted to builtin-op TFLite;
   `--physio_features` is a features.json (PhysioSpec) file; without it the default raw-signal
   extractor config is used (its feature count must match the forest's).
@@ -39,7 +38,6 @@ if __name__ == "__main__":
                       "Representative data for int8 calibration.")
     flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")
     flags.DEFINE_integer("calibration_samples", 500, "int8 representative-dataset size.")
-    flags.DEFINE_float("face_blur_sigma", None, "Override the face evaluation blur.")
     flags.DEFINE_float("max_age_s", 6.0, "Fusion: readings older than this are stale.")
     flags.DEFINE_string("out", None, "Bundle directory to write.", required=True)
     flags.DEFINE_bool("overwrite", False, "Replace an existing bundle at --out.")
@@ -75,13 +73,7 @@ def physio_spec(path: str | None, num_features: int) -> PhysioSpec:
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    face_path = Path(FLAGS.face_model)
-    sigma = FLAGS.face_blur_sigma
-    if sigma is None:
-        config_path = face_path.parent / "config.json"
-        sigma = (json.loads(config_path.read_text())["data"].get("eval_blur_sigma", 0.0)
-                 if config_path.is_file() else 0.0)
-    model = tf.keras.models.load_model(face_path)
+    model = tf.keras.models.load_model(FLAGS.face_model)
     calibration = calibration_faces(FLAGS.calibration_images, FLAGS.data_root,
                                     FLAGS.calibration_samples)
     face_models = {"int8": convert_face_model(model, "int8", calibration_images=calibration,
@@ -98,7 +90,7 @@ def main(argv: Sequence[str]) -> None:
         FLAGS.out, face_models=face_models, physio_model=physio_model,
         fusion_config=FusionConfig(max_age_s=FLAGS.max_age_s, modality_label_spaces=tuple(spaces)),
         features=features, physio_label_space=FLAGS.physio_label_space,
-        face_blur_sigma=float(sigma), overwrite=FLAGS.overwrite)
+        overwrite=FLAGS.overwrite)
     print(json.dumps({"bundle": str(Path(FLAGS.out).resolve()),
                       "files": {k: v["size_bytes"] for k, v in manifest["files"].items()}},
                      indent=2))

@@ -41,7 +41,6 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
         _require(p.num_clients in (0, num_clients), "partition.num_clients",
                  f"0 or {num_clients} (synthetic clients are the drivers minus 2 held out)",
                  p.num_clients)
-    _require(d.eval_blur_sigma >= 0, "data.eval_blur_sigma", ">= 0 (0 = off)", d.eval_blur_sigma)
     _require(m.compute_dtype in COMPUTE_DTYPES, "model.compute_dtype",
              f"one of {list(COMPUTE_DTYPES)}", m.compute_dtype)
     _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)

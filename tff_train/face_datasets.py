@@ -18,7 +18,6 @@ from emodata.fer2013 import load_fer2013
 from emodata.label_spaces import FER7
 from emodata.partitioning import ClientPartition, dirichlet_partition, group_partition
 from emodata.synthetic_cohort import face_dataset, generate_cohort
-from tflite_edge.face_preprocessing import match_training_blur
 
 Split = tuple[np.ndarray, np.ndarray]  # (uint8[N,48,48] images, int64[N] labels)
 
@@ -73,13 +72,10 @@ def load_fer2013_clients(config: ml_collections.ConfigDict) -> FaceData:
                                 val_fraction=p.val_fraction, seed=config.seed)
     clients, clients_val = _split_clients(train.images, train.labels, parts)
     public, private = data.split("public_test"), data.split("private_test")
-    sigma = d.eval_blur_sigma
-    return FaceData(clients, clients_val,
-                    (match_training_blur(public.images, sigma), public.labels),
-                    (match_training_blur(private.images, sigma), private.labels),
+    return FaceData(clients, clients_val, (public.images, public.labels),
+                    (private.images, private.labels),
                     _describe(clients, clients_val, source="fer2013",
                               path=str(fer2013_path(d.data_root)), alpha=p.alpha,
-                              eval_blur_sigma=sigma,
                               public_test=len(public), private_test=len(private)))
 
 

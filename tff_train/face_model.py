@@ -35,9 +35,9 @@ def build_face_cnn(
     `stem_width > 0` starts with a stride-2 3x3 conv of that many channels (+BN, ReLU), so the
     blocks run on a learned 24x24 map: ~4x fewer multiply-adds and, measured on this machine,
     ~10x lower int8 latency than the same blocks at 48x48 (the first full-resolution block
-    dominates). Block i has `width * 2**i` channels (Conv2D without bias, BatchNorm, ReLU) and ends with 2x2
-    max pooling; then global average pooling, an optional Dense+ReLU layer of `dense_units`,
-    dropout and a softmax over `num_classes` (always computed in float32).
+    dominates). Block i has `width * 2**i` channels (Conv2D without bias, BatchNorm, ReLU) and
+    ends with 2x2 max pooling; then global average pooling, an optional Dense+ReLU layer of
+    `dense_units`, dropout and a softmax over `num_classes` (always computed in float32).
     """
     if width < 1:
         raise ValueError(f"width must be >= 1; got {width}")

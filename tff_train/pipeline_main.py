@@ -126,7 +126,6 @@ def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: Synth
         fusion_config=fusion,
         features=PhysioSpec.raw_signals(feature_config(trained["physio_config"])).to_json_dict(),
         physio_label_space="driver_state3",
-        face_blur_sigma=float(trained["face_config"].data.eval_blur_sigma),
         overwrite=True,
     )
     return out

@@ -15,6 +15,12 @@ A bundle is ONE flat directory written by `converters.bundle.write_bundle`:
 
 `verify_bundle` refuses an unknown format or schema version, a missing, altered (size or
 sha256) or unlisted file, a subdirectory, a symlink, and contents that point to unlisted files.
+
+Schema versions: 2 (written now) has no face blur; schema 1 recorded the Gaussian blur the edge
+used to apply to face crops (`eval_blur_sigma` in preprocessing.json's `face` or at its top level)
+while the FER2013 training images were blurred. `load_bundle` reads a schema-1 bundle only when
+that sigma is 0 or absent (the key is dropped from `Bundle.preprocessing`) and refuses one that
+asks for a blur.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 BUNDLE_FORMAT = "fedmultiemo-model-bundle"
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+LEGACY_BLUR_SIGMA_KEY = "eval_blur_sigma"  # schema 1's face blur; refused unless 0
 MANIFEST_NAME = "manifest.json"
 CONTENT_KEYS = ("models", "labels", "preprocessing", "fusion", "features")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -144,6 +151,26 @@ def verify_bundle(directory: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
+def _refuse_face_blur(directory: Path, preprocessing: Any) -> dict[str, Any]:
+    """`preprocessing` (parsed preprocessing.json) without a zero `eval_blur_sigma`; raises
+    ValueError when it is not an object or asks for a face blur (see the module docstring)."""
+    if not isinstance(preprocessing, dict):
+        raise ValueError(f"bundle {str(directory)!r}: preprocessing.json must hold a JSON object; "
+                         f"got {type(preprocessing).__name__}")
+    face = preprocessing.get("face")
+    for where in (face if isinstance(face, dict) else {}, preprocessing):
+        sigma = where.get(LEGACY_BLUR_SIGMA_KEY)
+        if sigma is not None and (isinstance(sigma, bool) or sigma != 0):
+            raise ValueError(
+                f"bundle {str(directory)!r}: preprocessing.json asks for a face blur (sigma "
+                f"{sigma!r}), which this version no longer applies (the FER2013 training images "
+                "are sharp now); re-export the bundle with python -m converters.export_main")
+    out = {k: v for k, v in preprocessing.items() if k != LEGACY_BLUR_SIGMA_KEY}
+    if isinstance(face, dict):
+        out["face"] = {k: v for k, v in face.items() if k != LEGACY_BLUR_SIGMA_KEY}
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Bundle:
     """A verified bundle: paths of its models and its parsed side files."""
@@ -159,7 +186,9 @@ class Bundle:
 
 def load_bundle(directory: str | os.PathLike) -> Bundle:
     """`verify_bundle`, then reads labels and JSON side files (fusion JSON stays text for
-    `tflite_edge.fusion.FusionConfig.from_json`)."""
+    `tflite_edge.fusion.FusionConfig.from_json`).
+
+    Raises ValueError for an old bundle whose preprocessing.json asks for a face blur."""
     directory = Path(directory)
     manifest = verify_bundle(directory)
     contents = manifest["contents"]
@@ -176,7 +205,8 @@ def load_bundle(directory: str | os.PathLike) -> Bundle:
     return Bundle(
         directory=directory, manifest=manifest,
         models={role: directory / name for role, name in contents["models"].items()},
-        labels=labels, preprocessing=json.loads(text(contents["preprocessing"])),
+        labels=labels,
+        preprocessing=_refuse_face_blur(directory, json.loads(text(contents["preprocessing"]))),
         fusion_json=text(contents["fusion"]), features=json.loads(text(contents["features"])),
     )
 

@@ -1,8 +1,7 @@
 """Face crop -> expression probabilities -> DRIVER_STATE3, with explicit (de)quantization.
 
 Steps (each one a method, so the real-time loop can time them):
-  1. `preprocess(crop: uint8[48,48])`: `match_training_blur(crop, blur_sigma)` (the bundle's
-     evaluation blur: FER2013's training faces are blurred, camera faces are sharp); then
+  1. `preprocess(crop: uint8[48,48])`:
      `x = float32(pixel) / float32(1 / pixel_scale) + pixel_offset` (the training input
      pipeline's `cast(float32) / 255.0`), shaped like the model input `[1,48,48,1]`; an
      int8/uint8 model input is quantized HERE with `tflite_edge.quantization.quantize` and the
@@ -25,7 +24,6 @@ import numpy as np
 
 from emodata.label_spaces import get_label_space
 from tflite_edge.bundle import Bundle
-from tflite_edge.face_preprocessing import match_training_blur
 from tflite_edge.fusion import FusionConfig, to_driver_state
 from tflite_edge.interpreter import TFLiteModel
 from tflite_edge.quantization import QUANTIZED_DTYPES, dequantize, quantize
@@ -34,7 +32,6 @@ from tflite_edge.quantization import QUANTIZED_DTYPES, dequantize, quantize
 # runs the int8 model fastest.
 CPU_VARIANTS = ("int8", "dynamic", "float32")
 DELEGATE_VARIANTS = ("edgetpu", "int8")
-BLUR_SIGMA_KEY = "eval_blur_sigma"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,23 +58,6 @@ def choose_face_variant(bundle: Bundle, variant: str | None, delegate: bool) -> 
                      f"{'with a delegate' if delegate else 'on the CPU'}; it has {available}")
 
 
-def blur_sigma_from_preprocessing(preprocessing: Mapping[str, Any]) -> float:
-    """The evaluation blur sigma of preprocessing.json (`face.eval_blur_sigma` or top-level
-    `eval_blur_sigma`; 0 when absent). Raises ValueError if both are given and differ."""
-    face = preprocessing.get("face", {})
-    values = {v for v in (face.get(BLUR_SIGMA_KEY), preprocessing.get(BLUR_SIGMA_KEY))
-              if v is not None}
-    if len(values) > 1:
-        raise ValueError(f"preprocessing.json gives two different {BLUR_SIGMA_KEY} values "
-                         f"{sorted(values)}")
-    sigma = values.pop() if values else 0.0
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (
-            math.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"preprocessing.json {BLUR_SIGMA_KEY} must be a number >= 0; "
-                         f"got {sigma!r}")
-    return float(sigma)
-
-
 class FacePipeline:
     """A face TFLite model plus the bundle's preprocessing; see the module docstring."""
 
@@ -88,7 +68,6 @@ class FacePipeline:
         label_space: str = "fer7",
         pixel_scale: float = 1.0 / 255.0,
         pixel_offset: float = 0.0,
-        blur_sigma: float = 0.0,
         bundle_io: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, TFLiteModel):
@@ -100,12 +79,8 @@ class FacePipeline:
             raise ValueError(f"pixel_scale must be a finite number > 0; got {pixel_scale!r}")
         if not (isinstance(pixel_offset, int | float) and math.isfinite(pixel_offset)):
             raise ValueError(f"pixel_offset must be a finite number; got {pixel_offset!r}")
-        if not (isinstance(blur_sigma, int | float) and math.isfinite(blur_sigma)
-                and blur_sigma >= 0):
-            raise ValueError(f"blur_sigma must be a finite number >= 0; got {blur_sigma!r}")
         self.pixel_divisor = np.float32(1.0 / pixel_scale)
         self.pixel_offset = np.float32(pixel_offset)
-        self.blur_sigma = float(blur_sigma)
         inputs, outputs = model.input_details, model.output_details
         if len(inputs) != 1 or len(outputs) != 1:
             raise ValueError(f"model must have one input and one output; got {len(inputs)} and "
@@ -153,7 +128,6 @@ class FacePipeline:
         return cls(model, label_space=space or face.get("label_space", "fer7"),
                    pixel_scale=float(face.get("pixel_scale", 1.0 / 255.0)),
                    pixel_offset=float(face.get("pixel_offset", 0.0)),
-                   blur_sigma=blur_sigma_from_preprocessing(bundle.preprocessing),
                    bundle_io=io)
 
     def preprocess(self, crop: np.ndarray) -> np.ndarray:
@@ -162,11 +136,8 @@ class FacePipeline:
         h, w = self.input_shape[1:3]
         if crop.dtype != np.uint8 or crop.shape not in ((h, w), (h, w, 1)):
             raise ValueError(f"crop must be uint8[{h},{w}]; got {crop.dtype}{list(crop.shape)}")
-        crop = crop.reshape(h, w)
-        if self.blur_sigma > 0:
-            crop = match_training_blur(crop, self.blur_sigma)
-        x = crop.astype(np.float32) / self.pixel_divisor + self.pixel_offset
-        x = x.reshape(self.input_shape)
+        x = (crop.astype(np.float32) / self.pixel_divisor + self.pixel_offset).reshape(
+            self.input_shape)
         if self.input_dtype.name in QUANTIZED_DTYPES:
             scale, zero_point = self.input_quantization
             return quantize(x, scale, zero_point, self.input_dtype)

@@ -16,25 +16,23 @@ from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from tff_train.face_model import build_face_cnn
 from tff_train.tree_extraction import from_sklearn
-from tflite_edge.face_preprocessing import match_training_blur
 from tflite_edge.fusion import FusionConfig
 from tflite_edge.physio_features import PhysioFeatureConfig, feature_names
 from tflite_edge.physio_stream import PhysioSpec
 
 PHYSIO_CONFIG = PhysioFeatureConfig()
 FUSION_CONFIG = FusionConfig(max_age_s=1.5, min_quality=0.3)
-BLUR_SIGMA = 3.0
 
 
 def _face_models() -> dict[str, bytes]:
     model = build_face_cnn(width=4, depth=2, dense_units=8)
     # Untrained, every crop lands in one class: centre and stretch the logits on the golden crops
     # so the recorded outputs (and their argmax) differ between crops.
-    crops = np.stack([match_training_blur(c, BLUR_SIGMA) for _, c in face_crops(48, 48, 0)])
+    crops = np.stack([c for _, c in face_crops(48, 48, 0)])
     x = crops.astype(np.float32)[..., None] / 255
     feats = tf.keras.Model(model.input, model.get_layer("fc_relu").output)(x, training=False)
     logits = model.get_layer("logits")
-    kernel = logits.get_weights()[0] * 200.0
+    kernel = logits.get_weights()[0] * 20.0
     logits.set_weights([kernel, -(np.mean(feats, axis=0) @ kernel)])
     rng = np.random.default_rng(0)
     images = rng.random((16, 48, 48, 1), dtype=np.float32)
@@ -66,7 +64,7 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def exported_assets(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`<assets>/fedmultiemo` exported from `tiny_bundle` with golden vectors (sigma 3.0)."""
+    """`<assets>/fedmultiemo` exported from `tiny_bundle` with golden vectors."""
     out = tmp_path_factory.mktemp("android_assets")
-    export_assets(tiny_bundle, out, face_blur_sigma=BLUR_SIGMA)
+    export_assets(tiny_bundle, out)
     return out / ASSET_DIR

@@ -14,13 +14,13 @@ import pytest
 from android_bridge.assets import ASSET_DIR, GOLDEN_NAME, export_assets
 from android_bridge.golden_fusion import exclusion_kind
 from converters.bundle import write_bundle
-from tests.android_bridge.conftest import BLUR_SIGMA, FUSION_CONFIG, PHYSIO_CONFIG
+from tests.android_bridge.conftest import FUSION_CONFIG, PHYSIO_CONFIG
 from tflite_edge.bundle import load_bundle, verify_bundle
 from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.face_preprocessing import gaussian_kernel
 from tflite_edge.fusion import FusionConfig, FusionEngine, ModalityReading, fuse
 from tflite_edge.physio_features import Signal, extract_window
 from tflite_edge.physio_stream import PhysioSpec, PhysioStream
+from tflite_edge.quantization import quantize
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,26 +42,28 @@ def test_assets_are_a_verified_bundle_with_extras(exported_assets, tiny_bundle):
         "golden.json", "labels_driver_state3.txt", "labels_fer7.txt", "labels_wesad3.txt",
         "physio.tflite", "preprocessing.json"]
     assert manifest["created"]["exporter"] == "android_bridge.export_main"
+    assert manifest["schema_version"] == 2
     for name in ("face_int8.tflite", "physio.tflite", "labels_fer7.txt"):
         assert (exported_assets / name).read_bytes() == (tiny_bundle / name).read_bytes()
     assets = load_bundle(exported_assets)
     assert FusionConfig.from_json(assets.fusion_json) == FUSION_CONFIG
     assert PhysioSpec.from_json_dict(assets.features) == PhysioSpec.raw_signals(PHYSIO_CONFIG)
-    face = assets.preprocessing["face"]
-    assert face["eval_blur_sigma"] == BLUR_SIGMA
-    assert face["blur_kernel"] == gaussian_kernel(BLUR_SIGMA).tolist()
-    assert assets.preprocessing["models"] == load_bundle(tiny_bundle).preprocessing["models"]
+    assert assets.preprocessing == load_bundle(tiny_bundle).preprocessing
 
 
 def test_python_edge_on_the_assets_reproduces_the_golden_face_outputs(exported_assets, golden):
     pipeline = FacePipeline.from_bundle(load_bundle(exported_assets), variant="int8")
-    assert pipeline.blur_sigma == BLUR_SIGMA  # read back from the exported preprocessing.json
+    scale, zero_point = pipeline.input_quantization
     labels, sums = set(), set()
     for case in golden["face"]["cases"]:
         record = case["models"]["face_int8.tflite"]
         crop = np.array(case["pixels"], dtype=np.uint8).reshape(48, 48)
         model_input = pipeline.preprocess(crop)
         assert model_input.ravel().tolist() == record["quantized_input"]
+        # The crop itself, only scaled and quantized (no other filtering of the pixels).
+        scaled = crop.astype(np.float32) / np.float32(255.0)
+        assert quantize(scaled, scale, zero_point, np.int8).ravel().tolist() == record[
+            "quantized_input"]
         assert pipeline.infer(model_input).ravel().tolist() == record["raw_output"]
         prediction = pipeline.predict(crop)
         np.testing.assert_array_equal(prediction.probs, record["probs"])
@@ -131,25 +133,20 @@ def test_exclusion_kind_rejects_unknown_reasons():
 
 
 def test_export_refuses_bad_inputs(tiny_bundle, tmp_path):
-    with pytest.raises(ValueError, match="face_blur_sigma must be a finite number >= 0; got -1"):
-        export_assets(tiny_bundle, tmp_path / "a", face_blur_sigma=-1.0, golden=False)
-    with pytest.raises(ValueError, match="needs a 48-px border"):
-        export_assets(tiny_bundle, tmp_path / "a", face_blur_sigma=16.0, golden=False)
     (tmp_path / "b" / ASSET_DIR).mkdir(parents=True)
     with pytest.raises(ValueError, match="out_dir already holds"):
-        export_assets(tiny_bundle, tmp_path / "b", face_blur_sigma=1.0, golden=False)
+        export_assets(tiny_bundle, tmp_path / "b", golden=False)
     with pytest.raises(ValueError, match="holds no manifest.json; refusing"):
-        export_assets(tiny_bundle, tmp_path / "b", face_blur_sigma=1.0, golden=False,
-                      overwrite=True)
+        export_assets(tiny_bundle, tmp_path / "b", golden=False, overwrite=True)
     tampered = tmp_path / "tampered"
     shutil.copytree(tiny_bundle, tampered)
     (tampered / "physio.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 other")
     with pytest.raises(ValueError, match="file 'physio.tflite' was altered"):
-        export_assets(tampered, tmp_path / "c", face_blur_sigma=1.0)
+        export_assets(tampered, tmp_path / "c")
 
 
-def test_precomputed_features_bundle_without_sigma(tiny_bundle, tmp_path):
-    """A WESAD-style bundle (precomputed features) and no eval_blur_sigma: blur off (0)."""
+def test_precomputed_features_bundle(tiny_bundle, tmp_path):
+    """A WESAD-style bundle (precomputed features): hand-made physio rows in the golden vectors."""
     source = load_bundle(tiny_bundle)
     names = [f"wesad_{i}" for i in range(len(PhysioSpec.raw_signals(PHYSIO_CONFIG).feature_names))]
     write_bundle(tmp_path / "bundle",
@@ -158,17 +155,14 @@ def test_precomputed_features_bundle_without_sigma(tiny_bundle, tmp_path):
                  features={"mode": "precomputed", "feature_names": names, "source": "wesad"})
     export_assets(tmp_path / "bundle", tmp_path / "out")
     assets = load_bundle(tmp_path / "out" / ASSET_DIR)
-    assert assets.preprocessing["face"]["eval_blur_sigma"] == 0.0
-    assert assets.preprocessing["face"]["blur_kernel"] == [1.0]
+    assert PhysioSpec.from_json_dict(assets.features).feature_names == tuple(names)
     golden = json.loads((tmp_path / "out" / ASSET_DIR / GOLDEN_NAME).read_text())
-    case = golden["face"]["cases"][0]
-    assert case["blurred"] == case["pixels"]
     assert len(golden["models"]["physio"]["cases"]) == 5  # 4 hand-made rows + the all-NaN row
 
 
 def test_export_main_cli_overwrites_without_golden(tiny_bundle, tmp_path):
     args = [sys.executable, "-m", "android_bridge.export_main", f"--bundle={tiny_bundle}",
-            f"--out={tmp_path}", "--face_blur_sigma=2.0", "--nogolden"]
+            f"--out={tmp_path}", "--nogolden"]
     first = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     again = subprocess.run([*args, "--overwrite"], cwd=REPO, capture_output=True, text=True,
@@ -176,4 +170,4 @@ def test_export_main_cli_overwrites_without_golden(tiny_bundle, tmp_path):
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert summary["assets"].endswith(ASSET_DIR) and "golden.json" not in summary["files"]
-    assert load_bundle(tmp_path / ASSET_DIR).preprocessing["face"]["eval_blur_sigma"] == 2.0
+    assert load_bundle(tmp_path / ASSET_DIR).preprocessing == load_bundle(tiny_bundle).preprocessing

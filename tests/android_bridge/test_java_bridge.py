@@ -17,8 +17,8 @@ import pytest
 BUILD_SH = Path(__file__).resolve().parents[2] / "android_bridge" / "java" / "build.sh"
 JARS = (Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar"))
 INSTALL_HINT = "apt-get install openjdk-17-jdk-headless junit4"
-SECTIONS = ("face", "face_kernel", "quantization", "physio_features", "physio_model", "labels",
-            "fusion", "fusion_sequences")
+SECTIONS = ("face", "quantization", "physio_features", "physio_model", "labels", "fusion",
+            "fusion_sequences")
 
 
 def _missing_tools() -> str | None:
@@ -70,7 +70,7 @@ def test_every_golden_vector_is_reproduced(java_run):
 
 
 def test_integer_and_float32_steps_are_bit_exact(java_run):
-    """Blur, quantization and dequantization are exact integer/IEEE float32 arithmetic."""
+    """Scaling, quantization and dequantization are exact integer/IEEE float32 arithmetic."""
     _, report = java_run
     for name in ("face", "quantization"):
         assert report[name]["bit_exact"] == report[name]["values"], name

@@ -109,15 +109,14 @@ def test_existing_directories_are_protected(tmp_path, models):
     (tmp_path / "data" / "precious.csv").write_text("1,2,3")
     with pytest.raises(ValueError, match="exists but is not a bundle; refusing to overwrite"):
         _write(tmp_path / "data", models, overwrite=True)
-    assert json.loads((tmp_path / "bundle" / "manifest.json").read_text())["schema_version"] == 1
+    assert json.loads((tmp_path / "bundle" / "manifest.json").read_text())["schema_version"] == 2
 
 
-def test_face_blur_sigma_reaches_the_edge_pipeline(tmp_path, models):
-    from tflite_edge.bundle import load_bundle
-    from tflite_edge.face_pipeline import blur_sigma_from_preprocessing
-
-    _write(tmp_path / "b", models, face_blur_sigma=2.5)
-    bundle = load_bundle(tmp_path / "b")
-    assert blur_sigma_from_preprocessing(bundle.preprocessing) == 2.5
-    with pytest.raises(ValueError, match="face_blur_sigma must be a number in"):
-        _write(tmp_path / "c", models, face_blur_sigma=-1.0)
+def test_preprocessing_json_holds_exactly_the_face_input_settings(tmp_path, models):
+    """Schema 2: the face entry is the input shape, colour, scaling and label space; nothing
+    else (in particular no image filtering for the edge to apply)."""
+    _write(tmp_path / "b", models)
+    written = json.loads((tmp_path / "b" / "preprocessing.json").read_text())
+    assert sorted(written) == ["face", "models"]
+    assert written["face"] == {"input_shape": [1, 48, 48, 1], "color": "grayscale",
+                               "pixel_scale": 1 / 255, "pixel_offset": 0.0, "label_space": "fer7"}

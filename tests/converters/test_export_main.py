@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,10 +22,9 @@ def test_physio_spec_must_match_the_forest_width():
 
 
 @pytest.mark.slow
-def test_cli_writes_a_verified_bundle_with_blur_and_forest(tmp_path):
+def test_cli_writes_a_verified_bundle_with_face_and_forest(tmp_path):
     face = build_face_cnn(width=4, depth=2, dense_units=8)
     face.save(tmp_path / "face_model.keras")
-    (tmp_path / "config.json").write_text(json.dumps({"data": {"eval_blur_sigma": 1.5}}))
     rng = np.random.default_rng(0)
     x = rng.random((60, 14)).astype(np.float32)
     forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(
@@ -42,5 +40,7 @@ def test_cli_writes_a_verified_bundle_with_blur_and_forest(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     bundle = load_bundle(tmp_path / "bundle")
     assert set(bundle.models) == {"face_int8", "face_float32", "physio"}
-    assert bundle.preprocessing["face"]["eval_blur_sigma"] == 1.5
+    assert bundle.manifest["schema_version"] == 2
+    assert sorted(bundle.preprocessing["face"]) == ["color", "input_shape", "label_space",
+                                                    "pixel_offset", "pixel_scale"]
     assert bundle.features["mode"] == "raw_signals"

@@ -15,7 +15,7 @@ def test_constant_and_cosine_values():
     expected = [0.1 * 0.5 * (1 + math.cos(math.pi * r / 4)) for r in range(4)]
     assert cosine == pytest.approx(expected)
     assert cosine[0] == pytest.approx(0.1) and cosine[-1] > 0
-    assert all(a > b for a, b in zip(cosine, cosine[1:]))
+    assert all(a > b for a, b in zip(cosine, cosine[1:], strict=False))
 
 
 @pytest.mark.parametrize(("args", "message"), [

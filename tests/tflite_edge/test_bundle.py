@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -21,9 +22,9 @@ FILES = {
 }
 
 
-def _manifest(files: dict[str, bytes]) -> dict:
+def _manifest(files: dict[str, bytes], schema_version: int = 2) -> dict:
     return {
-        "format": "fedmultiemo-model-bundle", "schema_version": 1,
+        "format": "fedmultiemo-model-bundle", "schema_version": schema_version,
         "created": {"utc": "2026-01-01T00:00:00Z", "tools": {}, "git": None},
         "contents": {"models": {"face_int8": "face_int8.tflite", "physio": "physio.tflite"},
                      "labels": {"face": "labels_fer7.txt", "fused": "labels_driver_state3.txt"},
@@ -34,12 +35,17 @@ def _manifest(files: dict[str, bytes]) -> dict:
     }
 
 
+def _write(directory, files: dict[str, bytes], schema_version: int = 2):
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    (directory / "manifest.json").write_text(json.dumps(_manifest(files, schema_version)))
+    return directory
+
+
 @pytest.fixture
 def bundle(tmp_path):
-    for name, data in FILES.items():
-        (tmp_path / name).write_bytes(data)
-    (tmp_path / "manifest.json").write_text(json.dumps(_manifest(FILES)))
-    return tmp_path
+    return _write(tmp_path, FILES)
 
 
 def _edit_manifest(directory, **changes) -> None:
@@ -48,7 +54,7 @@ def _edit_manifest(directory, **changes) -> None:
 
 
 def test_round_trip_verify_and_load(bundle):
-    assert verify_bundle(bundle)["schema_version"] == 1
+    assert verify_bundle(bundle)["schema_version"] == 2
     loaded = load_bundle(bundle)
     assert loaded.models == {"face_int8": bundle / "face_int8.tflite",
                              "physio": bundle / "physio.tflite"}
@@ -92,7 +98,7 @@ def test_subdirectories_and_symlinks_are_refused(bundle):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"schema_version": 2}, r"unknown schema_version 2; this runtime supports \[1\]"),
+    ({"schema_version": 3}, r"unknown schema_version 3; this runtime supports \[1, 2\]"),
     ({"schema_version": True}, "unknown schema_version True"),
     ({"format": "zip"}, "format must be 'fedmultiemo-model-bundle'; got 'zip'"),
     ({"contents": {"models": {}}}, "contents must have keys"),
@@ -101,6 +107,46 @@ def test_bad_manifests_are_refused(bundle, changes, message):
     _edit_manifest(bundle, **changes)
     with pytest.raises(ValueError, match=message):
         verify_bundle(bundle)
+
+
+def _old_bundle(directory, preprocessing: dict):
+    """A schema-1 bundle (as the previous exporter wrote it) with this preprocessing.json."""
+    files = FILES | {"preprocessing.json": json.dumps(preprocessing).encode()}
+    return _write(directory, files, schema_version=1)
+
+
+@pytest.mark.parametrize("preprocessing", [
+    {"face": {"pixel_scale": 1 / 255, "eval_blur_sigma": 3.0}},
+    {"face": {"pixel_scale": 1 / 255}, "eval_blur_sigma": 3.0},
+    {"face": {"pixel_scale": 1 / 255, "eval_blur_sigma": 0.0}, "eval_blur_sigma": 3.0},
+])
+def test_an_old_bundle_asking_for_a_face_blur_is_refused(tmp_path, preprocessing):
+    old = _old_bundle(tmp_path / "old", preprocessing)
+    verify_bundle(old)  # its files are intact: the refusal is about what it asks for
+    message = (f"bundle '{old}': preprocessing.json asks for a face blur (sigma 3.0), which this "
+               "version no longer applies (the FER2013 training images are sharp now); "
+               "re-export the bundle with python -m converters.export_main")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_bundle(old)
+
+
+@pytest.mark.parametrize(("sigma", "shown"), [(2, "2"), ("3", "'3'"), (True, "True")])
+def test_any_non_zero_blur_value_is_refused(tmp_path, sigma, shown):
+    old = _old_bundle(tmp_path / "old", {"face": {"eval_blur_sigma": sigma}})
+    with pytest.raises(ValueError, match=re.escape(f"asks for a face blur (sigma {shown})")):
+        load_bundle(old)
+
+
+def test_an_old_bundle_without_a_blur_loads_without_the_key(tmp_path):
+    old = _old_bundle(tmp_path / "old", {"face": {"pixel_scale": 1 / 255, "eval_blur_sigma": 0.0},
+                                         "eval_blur_sigma": 0})
+    assert load_bundle(old).preprocessing == {"face": {"pixel_scale": 1 / 255}}
+
+
+def test_preprocessing_must_be_an_object(tmp_path):
+    directory = _write(tmp_path / "b", FILES | {"preprocessing.json": b"[1, 2]\n"})
+    with pytest.raises(ValueError, match="preprocessing.json must hold a JSON object; got list"):
+        load_bundle(directory)
 
 
 def test_manifest_entries_are_checked(bundle):

@@ -13,12 +13,7 @@ import pytest
 
 from emodata.label_spaces import FER7
 from tflite_edge.bundle import load_bundle
-from tflite_edge.face_pipeline import (
-    FacePipeline,
-    blur_sigma_from_preprocessing,
-    choose_face_variant,
-)
-from tflite_edge.face_preprocessing import match_training_blur
+from tflite_edge.face_pipeline import FacePipeline, choose_face_variant
 from tflite_edge.fusion import FusionConfig
 from tflite_edge.interpreter import TFLiteModel
 from tflite_edge.physio_features import PhysioFeatureConfig
@@ -99,7 +94,7 @@ def test_float32_variant_matches_keras_on_the_training_scaling(bundle):
 
 def test_int8_quantizes_and_dequantizes_explicitly(bundle):
     pipeline = FacePipeline.from_bundle(bundle)  # int8 is preferred on the CPU
-    assert pipeline.input_dtype == np.int8 and pipeline.blur_sigma == 0.0
+    assert pipeline.input_dtype == np.int8
     scale, zero_point = pipeline.input_quantization
     crop = _crops(1)[0]
     model_input = pipeline.preprocess(crop)
@@ -129,13 +124,20 @@ def test_driver_state_mapping_of_postprocess(bundle):
         pipeline.postprocess(np.zeros((1, 7), np.float32))
 
 
-def test_blur_is_applied_before_scaling(bundle):
-    sharp = FacePipeline.from_bundle(bundle, variant="float32")
-    blurred = FacePipeline(sharp.model, blur_sigma=2.0)
-    crop = _crops(1)[0]
-    expected = match_training_blur(crop, 2.0).astype(np.float32) / np.float32(255.0)
-    np.testing.assert_array_equal(blurred.preprocess(crop)[0, :, :, 0], expected)
-    assert not np.array_equal(blurred.preprocess(crop), sharp.preprocess(crop))
+def test_float_input_is_the_scaled_crop_and_nothing_else(bundle):
+    """Sharp edges survive: every pixel maps to float32(p) / float32(255) on its own."""
+    pipeline = FacePipeline.from_bundle(bundle, variant="float32")
+    yy, xx = np.mgrid[0:48, 0:48]
+    crop = np.where(((yy // 2) + (xx // 2)) % 2 == 0, 255, 0).astype(np.uint8)
+    crop[0, :] = np.arange(48)
+    expected = crop.astype(np.float32) / np.float32(255.0)
+    model_input = pipeline.preprocess(crop)
+    assert model_input.shape == (1, 48, 48, 1) and model_input.dtype == np.float32
+    np.testing.assert_array_equal(model_input[0, :, :, 0], expected)
+    np.testing.assert_array_equal(pipeline.preprocess(crop[..., None]), model_input)
+    shifted = FacePipeline(pipeline.model, pixel_scale=1 / 127.5, pixel_offset=-1.0)
+    np.testing.assert_array_equal(shifted.preprocess(crop)[0, :, :, 0],
+                                  crop.astype(np.float32) / np.float32(127.5) - np.float32(1.0))
 
 
 def test_bad_crops_and_arguments_are_refused(bundle):
@@ -148,8 +150,6 @@ def test_bad_crops_and_arguments_are_refused(bundle):
         FacePipeline("face.tflite")
     with pytest.raises(ValueError, match="pixel_scale must be a finite number > 0; got 0"):
         FacePipeline(pipeline.model, pixel_scale=0)
-    with pytest.raises(ValueError, match="blur_sigma must be a finite number >= 0; got -1"):
-        FacePipeline(pipeline.model, blur_sigma=-1)
     with pytest.raises(ValueError, match=r"model output must have shape \[1,3\]"):
         FacePipeline(pipeline.model, label_space="wesad3")
 
@@ -179,12 +179,3 @@ def test_float_only_bundle_has_no_delegate_variant(tmp_path):
     with pytest.raises(ValueError, match="has no face model usable with a delegate"):
         choose_face_variant(only_float, None, delegate=True)
 
-
-def test_blur_sigma_from_preprocessing():
-    assert blur_sigma_from_preprocessing({"face": {}}) == 0.0
-    assert blur_sigma_from_preprocessing({"eval_blur_sigma": 3}) == 3.0
-    assert blur_sigma_from_preprocessing({"face": {"eval_blur_sigma": 2.5}}) == 2.5
-    with pytest.raises(ValueError, match=r"two different eval_blur_sigma values \[1.0, 2.0\]"):
-        blur_sigma_from_preprocessing({"eval_blur_sigma": 1.0, "face": {"eval_blur_sigma": 2.0}})
-    with pytest.raises(ValueError, match="eval_blur_sigma must be a number >= 0; got -1"):
-        blur_sigma_from_preprocessing({"eval_blur_sigma": -1})

@@ -43,7 +43,7 @@ public final class EdgeAssets {
     labels = Collections.unmodifiableMap(labelMap);
     Map<String, Object> preprocessing = Json.object(Json.parse(ManifestVerifier.readText(source,
         Json.string(contents.get("preprocessing"), "contents.preprocessing"))), "preprocessing");
-    face = new FaceConfig(preprocessing);
+    face = new FaceConfig(preprocessing, source.describe());
     Map<String, List<TensorSpec>> ins = new LinkedHashMap<>();
     Map<String, List<TensorSpec>> outs = new LinkedHashMap<>();
     Map<String, Object> io = Json.object(Json.field(preprocessing, "models", "preprocessing.json"),
@@ -61,7 +61,10 @@ public final class EdgeAssets {
         source, Json.string(contents.get("features"), "contents.features"))), "features.json"));
   }
 
-  /** Verifies {@code source} against its manifest, then reads and validates the side files. */
+  /**
+   * Verifies {@code source} against its manifest, then reads and validates the side files
+   * (refusing old assets that ask for a face blur, see {@link FaceConfig}).
+   */
   public static EdgeAssets load(AssetSource source) throws IOException {
     Map<String, Object> manifest = ManifestVerifier.verify(source);
     return new EdgeAssets(source, manifest);
@@ -135,27 +138,24 @@ public final class EdgeAssets {
   }
 
   /**
-   * Camera crop {@code pixels: int[H*W]} (grey 0..255) -> the face model's input: blurred with
-   * the shipped kernel, scaled to float and, for int8/uint8 inputs, quantized ({@code int[]}).
+   * Camera crop {@code pixels: int[H*W]} (grey 0..255) -> the face model's input: scaled to float
+   * and, for int8/uint8 inputs, quantized ({@code int[]}).
    */
   public FaceInput prepareFace(int[] pixels, String modelFile) {
-    int[] blurred = FacePreprocessing.matchTrainingBlur(pixels, face.height(), face.width(),
-        face.blurKernel());
-    float[] x = FacePreprocessing.toModelInput(blurred, face.pixelScale(), face.pixelOffset());
+    float[] x = FacePreprocessing.toModelInput(pixels, face.height(), face.width(),
+        face.pixelScale(), face.pixelOffset());
     TensorSpec spec = input(modelFile);
     int[] q = spec.quantizedType() == null ? null
         : Quantization.quantize(x, spec.scale(), spec.zeroPoint(), spec.quantizedType());
-    return new FaceInput(blurred, x, q);
+    return new FaceInput(x, q);
   }
 
-  /** The stages of {@link #prepareFace}: blurred pixels, float input, quantized input or null. */
+  /** The stages of {@link #prepareFace}: float input, quantized input or null. */
   public static final class FaceInput {
-    public final int[] blurred;
     public final float[] input;
     public final int[] quantized;
 
-    FaceInput(int[] blurred, float[] input, int[] quantized) {
-      this.blurred = blurred;
+    FaceInput(float[] input, int[] quantized) {
       this.input = input;
       this.quantized = quantized;
     }

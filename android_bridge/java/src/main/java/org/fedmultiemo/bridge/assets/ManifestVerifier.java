@@ -24,7 +24,7 @@ import org.fedmultiemo.bridge.json.JsonException;
  */
 public final class ManifestVerifier {
   public static final String BUNDLE_FORMAT = "fedmultiemo-model-bundle";
-  public static final List<Long> SUPPORTED_SCHEMA_VERSIONS = Arrays.asList(1L);
+  public static final List<Long> SUPPORTED_SCHEMA_VERSIONS = Arrays.asList(1L, 2L);
   public static final String MANIFEST_NAME = "manifest.json";
   public static final List<String> CONTENT_KEYS =
       Arrays.asList("models", "labels", "preprocessing", "fusion", "features");

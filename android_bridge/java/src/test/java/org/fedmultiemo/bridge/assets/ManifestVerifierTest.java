@@ -53,6 +53,9 @@ public class ManifestVerifierTest {
   public void validBundlePasses() throws IOException {
     Map<String, Object> m = ManifestVerifier.verify(new DirectoryAssetSource(dir));
     assertEquals(1L, m.get("schema_version"));
+    manifest("fedmultiemo-model-bundle", 2, CONTENTS,
+        "{\"a.txt\": {\"sha256\": \"" + ABC_SHA256 + "\", \"size_bytes\": 3}}");
+    assertEquals(2L, ManifestVerifier.verify(new DirectoryAssetSource(dir)).get("schema_version"));
     assertEquals(ABC_SHA256,
         ManifestVerifier.digest(new DirectoryAssetSource(dir), "a.txt").sha256);
   }
@@ -86,8 +89,9 @@ public class ManifestVerifierTest {
     manifest("other-format", 1, CONTENTS, "{}");
     assertTrue(failure().getMessage().startsWith(
         "manifest.json: format must be 'fedmultiemo-model-bundle'; got 'other-format'"));
-    manifest("fedmultiemo-model-bundle", 2, CONTENTS, "{}");
-    assertTrue(failure().getMessage().startsWith("manifest.json: unknown schema_version 2"));
+    manifest("fedmultiemo-model-bundle", 3, CONTENTS, "{}");
+    assertTrue(failure().getMessage().startsWith(
+        "manifest.json: unknown schema_version 3; this runtime supports [1, 2]"));
     manifest("fedmultiemo-model-bundle", 1, CONTENTS,
         "{\"../a.txt\": {\"sha256\": \"" + ABC_SHA256 + "\", \"size_bytes\": 3}}");
     BundleVerificationException e = failure();

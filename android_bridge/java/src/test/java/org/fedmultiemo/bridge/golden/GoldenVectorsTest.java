@@ -1,11 +1,11 @@
 package org.fedmultiemo.bridge.golden;
 
-import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -19,7 +19,6 @@ import org.fedmultiemo.bridge.assets.DirectoryAssetSource;
 import org.fedmultiemo.bridge.assets.EdgeAssets;
 import org.fedmultiemo.bridge.assets.ManifestVerifier;
 import org.fedmultiemo.bridge.assets.TensorSpec;
-import org.fedmultiemo.bridge.face.FacePreprocessing;
 import org.fedmultiemo.bridge.fusion.Exclusion;
 import org.fedmultiemo.bridge.fusion.Fusion;
 import org.fedmultiemo.bridge.fusion.FusionConfig;
@@ -44,7 +43,7 @@ import org.junit.rules.TemporaryFolder;
 
 /**
  * Reproduces every golden vector of an exported asset directory (android_bridge.golden): face
- * blur + quantization, quantization cases, physiological features, model-output dequantization
+ * scaling + quantization, quantization cases, physiological features, model-output dequantization
  * and label mapping, label spaces, every fusion strategy and smoothed fusion sequences. Run by
  * build.sh with {@code --assets DIR}; skipped without {@code -Dfedmultiemo.assets}.
  */
@@ -68,7 +67,7 @@ public class GoldenVectorsTest {
     golden = Json.object(Json.parse(
         ManifestVerifier.readText(assets.source(), "golden.json")), "golden.json");
     assertEquals("fedmultiemo-golden-vectors", golden.get("format"));
-    assertEquals(1L, golden.get("version"));
+    assertEquals(2L, golden.get("version"));
     Map<String, Object> tol = obj(golden.get("tolerances"));
     featureRel = Json.number(tol.get("features_rel"), "features_rel");
     probAbs = Json.number(tol.get("probs_abs"), "probs_abs");
@@ -121,26 +120,25 @@ public class GoldenVectorsTest {
   // ------------------------------------------------------------------------------ face
 
   @Test
-  public void faceBlurQuantizationAndOutputs() {
+  public void faceScalingQuantizationAndOutputs() {
     GoldenReport.Section s = REPORT.section("face");
     Map<String, Object> face = obj(golden.get("face"));
-    double[] kernel = Json.doubles(face.get("kernel"), "kernel");
-    assertArrayEquals("shipped kernel", kernel, assets.face().blurKernel(), 0.0);
-    assertEquals(Json.number(face.get("blur_sigma"), "sigma"), assets.face().blurSigma(), 0.0);
+    assertEquals(Json.number(face.get("pixel_scale"), "pixel_scale"), assets.face().pixelScale(),
+        0.0);
+    assertEquals(Json.number(face.get("pixel_offset"), "pixel_offset"),
+        assets.face().pixelOffset(), 0.0);
     for (Object c : arr(face.get("cases"))) {
       Map<String, Object> cs = obj(c);
       String name = (String) cs.get("name");
-      int h = (int) Json.integer(cs.get("height"), "height");
-      int w = (int) Json.integer(cs.get("width"), "width");
+      boolean ok = s.exact(name + " height", Json.integer(cs.get("height"), "height"),
+          (long) assets.face().height());
+      ok &= s.exact(name + " width", Json.integer(cs.get("width"), "width"),
+          (long) assets.face().width());
       int[] pixels = Json.ints(cs.get("pixels"), "pixels");
-      int[] expectedBlur = Json.ints(cs.get("blurred"), "blurred");
-      int[] blurred = FacePreprocessing.matchTrainingBlur(pixels, h, w, kernel);
-      boolean ok = s.exact(name + " blurred pixels", mismatchCount(blurred, expectedBlur), 0);
       for (Map.Entry<String, Object> m : obj(cs.get("models")).entrySet()) {
         String where = name + "/" + m.getKey();
         Map<String, Object> rec = obj(m.getValue());
         EdgeAssets.FaceInput input = assets.prepareFace(pixels, m.getKey());
-        ok &= s.exact(where + " prepared blur", mismatchCount(input.blurred, expectedBlur), 0);
         if (rec.containsKey("quantized_input")) {
           int[] q = Json.ints(rec.get("quantized_input"), "quantized_input");
           ok &= s.exact(where + " quantized input mismatches", mismatchCount(input.quantized, q),
@@ -196,22 +194,6 @@ public class GoldenVectorsTest {
     ok &= s.exact(where + " driver_state_index", argmax(driver),
         (int) Json.integer(expected.get("driver_state_index"), "driver_state_index"));
     return ok;
-  }
-
-  @Test
-  public void javaKernelMatchesShippedKernel() {
-    GoldenReport.Section s = REPORT.section("face_kernel");
-    double sigma = assets.face().blurSigma();
-    Assume.assumeTrue("blur is off", sigma > 0);
-    double[] shipped = assets.face().blurKernel();
-    double[] mine = FacePreprocessing.gaussianKernel(sigma);
-    assertEquals(shipped.length, mine.length);
-    boolean ok = true;
-    for (int i = 0; i < mine.length; i++) {
-      ok &= s.value("kernel[" + i + "]", mine[i], shipped[i], 1e-14, 0.0);
-    }
-    s.vector(ok);
-    assertClean(s, "face_kernel");
   }
 
   // ------------------------------------------------------------------------------ quantization
@@ -457,14 +439,19 @@ public class GoldenVectorsTest {
 
   // ------------------------------------------------------------------------------ manifest
 
-  @Test
-  public void tamperedCopyIsRejectedNamingTheFile() throws IOException {
-    Path copy = tmp.newFolder("assets").toPath();
+  private Path copyOfAssets(String name) throws IOException {
+    Path copy = tmp.newFolder(name).toPath();
     try (Stream<Path> files = Files.list(assetDir)) {
       for (Path p : (Iterable<Path>) files::iterator) {
         Files.copy(p, copy.resolve(p.getFileName()));
       }
     }
+    return copy;
+  }
+
+  @Test
+  public void tamperedCopyIsRejectedNamingTheFile() throws IOException {
+    Path copy = copyOfAssets("assets");
     String model = assets.models().get(assets.faceModelRoles().get(0));
     Path path = copy.resolve(model);
     byte[] data = Files.readAllBytes(path);
@@ -475,5 +462,38 @@ public class GoldenVectorsTest {
     assertTrue(e.getMessage(), e.getMessage().contains(
         "file '" + model + "' was altered: sha256 does not match the manifest"));
     assertEquals(java.util.Collections.singletonList(model), e.files());
+  }
+
+  /**
+   * Schema-1 assets (as the previous exporter wrote them) whose preprocessing.json asks for a face
+   * blur, with a manifest that matches them: EdgeAssets.load refuses them in one line.
+   */
+  @Test
+  public void oldAssetsAskingForAFaceBlurAreRefused() throws IOException {
+    Path copy = copyOfAssets("old_assets");
+    String file = Json.string(obj(assets.manifest().get("contents")).get("preprocessing"),
+        "contents.preprocessing");
+    DirectoryAssetSource source = new DirectoryAssetSource(copy);
+    ManifestVerifier.FileDigest before = ManifestVerifier.digest(source, file);
+    String text = new String(Files.readAllBytes(copy.resolve(file)), StandardCharsets.UTF_8);
+    String old = text.replaceFirst("\"face\": \\{", "\"face\": {\"eval_blur_sigma\": 3.0, ");
+    assertTrue("the face object was found", !old.equals(text));
+    Files.write(copy.resolve(file), old.getBytes(StandardCharsets.UTF_8));
+    ManifestVerifier.FileDigest after = ManifestVerifier.digest(source, file);
+    Path manifestPath = copy.resolve(ManifestVerifier.MANIFEST_NAME);
+    String manifest = new String(Files.readAllBytes(manifestPath), StandardCharsets.UTF_8);
+    String entry = "\"sha256\": \"" + before.sha256 + "\",\\s*\"size_bytes\": " + before.sizeBytes;
+    String edited = manifest.replaceFirst("\"schema_version\": 2", "\"schema_version\": 1")
+        .replaceFirst(entry, "\"sha256\": \"" + after.sha256 + "\", \"size_bytes\": "
+            + after.sizeBytes);
+    assertTrue("the manifest entry was updated", edited.contains(after.sha256));
+    Files.write(manifestPath, edited.getBytes(StandardCharsets.UTF_8));
+    assertEquals(1L, ManifestVerifier.verify(source).get("schema_version"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> EdgeAssets.load(source));
+    assertEquals("bundle '" + copy + "': preprocessing.json asks for a face blur (sigma 3.0),"
+        + " which this version no longer applies (the FER2013 training images are sharp now);"
+        + " re-export the bundle with python -m converters.export_main, then the assets with"
+        + " python -m android_bridge.export_main", e.getMessage());
   }
 }
