@@ -7,6 +7,13 @@ every 2 rounds (tuning), PrivateTest once at the end (reported).
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import time
 from collections.abc import Sequence
 

@@ -18,6 +18,13 @@ Protocol (no test rows in training or model selection):
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import json
 import time
 from collections.abc import Sequence

@@ -13,6 +13,13 @@ Everything runs on data the project generates itself (no downloads). Stages:
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import dataclasses
 import json
 import time
@@ -37,7 +44,7 @@ from emodata.synthetic_cohort import (
     face_dataset,
     generate_cohort,
 )
-from tff_train import workdir_io
+from tff_train import workdir_io, worker_flags
 from tff_train.face_trainer import run_face_training
 from tff_train.physio_trainer import feature_config, run_physio_training
 from tff_train.tff_runtime import shutdown_tff_workers
@@ -55,6 +62,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/pipeline_default.py
                                           "Pipeline config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Output directory.")
 define_worker_flags()
+flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --helpfull
 
 
 def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:

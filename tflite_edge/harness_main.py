@@ -17,10 +17,16 @@ with status 1 and one line on stderr.
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import json
 import platform
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
