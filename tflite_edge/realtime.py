@@ -39,7 +39,7 @@ from tflite_edge.bundle import load_bundle
 from tflite_edge.face_detection import DetectorConfig, FaceDetector, check_frame, is_face_crop
 from tflite_edge.face_pipeline import FacePipeline
 from tflite_edge.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
-from tflite_edge.physio_stream import PhysioStream
+from tflite_edge.physio_stream import DriverBaseline, PhysioStream
 from tflite_edge.sources import (
     CORRUPT_FRAME,
     FEATURES,
@@ -428,8 +428,12 @@ def run_harness(
     num_threads: int = 1,
     detector_config: DetectorConfig | None = None,
     loop_config: LoopConfig = LoopConfig(),
+    physio_baseline: DriverBaseline | None = None,
 ) -> dict[str, Any]:
     """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
+
+    `physio_baseline`: the driver's calibration for a physio model trained on per-driver
+    normalised features (see `tflite_edge.physio_stream.DriverBaseline`).
 
     `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
     verification raises ValueError; a delegate that cannot be loaded FileNotFoundError.
@@ -437,7 +441,8 @@ def run_harness(
     bundle = load_bundle(bundle_dir)
     face = FacePipeline.from_bundle(bundle, variant=face_variant, delegate_path=delegate_path,
                                     num_threads=num_threads)
-    physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads)
+    physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads,
+                                       baseline=physio_baseline)
               if "physio" in bundle.models else None)
     engine = FusionEngine(FusionConfig.from_json(bundle.fusion_json))
     detector = FaceDetector(detector_config) if detector_config else FaceDetector()
