@@ -14,8 +14,8 @@ them is actionable for a user of this project. `quiet_unless_verbose(sys.argv)` 
   * Python warnings filters for the known-harmless messages in `HARMLESS_WARNINGS`;
   * C++ lines that ignore TF_CPP_MIN_LOG_LEVEL (TF-DF's inference library "[INFO ...] Loading
     model", tflite-runtime's "INFO: Created TensorFlow Lite XNNPACK delegate", the TFLite
-    converter's "fully_quantize: 0, inference_type: ..." line) are dropped from
-    the process's stderr (file descriptor 2) by a small pump thread (`NATIVE_NOISE`); every
+    converter's "fully_quantize: 0, inference_type: ..." line on stdout) are dropped from the
+    process's file descriptors 1 and 2 by a small pump thread each (`NATIVE_NOISE`); every
     other byte is passed through unchanged (progress bars included) and drained at exit.
 
 It must run in an entry-point module BEFORE anything imports TensorFlow (the C++ level is read
@@ -111,7 +111,8 @@ def quiet_unless_verbose(argv: Sequence[str]) -> bool:
     if not any(isinstance(f, _LibraryRecordFilter) for f in handler.filters):
         handler.addFilter(_LibraryRecordFilter())
     if not _STATE["quiet"]:
-        _filter_native_stderr()
+        _filter_native_output(2, sys.stderr)
+        _filter_native_output(1, sys.stdout)
     _STATE["quiet"] = True
     return True
 
@@ -121,12 +122,13 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data):]
 
 
-def _filter_native_stderr() -> None:
-    """Routes file descriptor 2 through a pipe whose pump drops `NATIVE_NOISE` lines."""
-    sys.stderr.flush()
+def _filter_native_output(fd: int, stream: object) -> None:
+    """Routes file descriptor `fd` (1 or 2, Python's `stream` on top of it) through a pipe
+    whose pump drops `NATIVE_NOISE` lines and passes everything else on unchanged."""
+    stream.flush()
     read_fd, write_fd = os.pipe()
-    target = os.dup(2)
-    os.dup2(write_fd, 2)
+    target = os.dup(fd)
+    os.dup2(write_fd, fd)
     os.close(write_fd)
 
     def pump() -> None:
@@ -140,19 +142,19 @@ def _filter_native_stderr() -> None:
                 break
             *lines, pending = (pending + chunk).split(b"\n")
             out = b"".join(line + b"\n" for line in lines if not NATIVE_NOISE.match(line))
-            if pending and pending[:1] not in (b"[", b"I"):  # a partial line (progress bar)
+            if pending and pending[:1] not in (b"[", b"I", b"f"):  # a partial line (progress)
                 out, pending = out + pending, b""
             if out:
                 _write_all(target, out)
         if pending and not NATIVE_NOISE.match(pending):
             _write_all(target, pending)
 
-    thread = threading.Thread(target=pump, name="stderr-noise-filter", daemon=True)
+    thread = threading.Thread(target=pump, name=f"fd{fd}-noise-filter", daemon=True)
     thread.start()
 
     def restore() -> None:
-        sys.stderr.flush()
-        os.dup2(target, 2)  # this process no longer writes into the pipe: the pump drains it
-        thread.join(timeout=2.0)
+        stream.flush()
+        os.dup2(target, fd)  # this process no longer writes into the pipe: the pump drains it
+        thread.join(timeout=2.0)  # (a surviving child process may hold the pipe open)
 
     atexit.register(restore)

@@ -72,16 +72,18 @@ def test_verbosity_brings_the_tensorflow_logs_back():
     assert TF_CPP_LINE.search(result.stderr), result.stderr
 
 
-def test_native_stderr_filter_drops_only_the_noise_and_keeps_partial_lines():
+def test_native_output_filter_drops_only_the_noise_and_keeps_partial_lines():
     code = ("import os, sys; from tflite_edge.cli_output import quiet_unless_verbose; "
             "quiet_unless_verbose(sys.argv); "
             "os.write(2, b'[INFO 26-12-02 UTC kernel.cc:1] Loading model\\nkeep me\\n'); "
             "os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n'); "
             "os.write(2, b'\\rbar 50%'); os.write(2, b'\\rbar 100%'); "
-            "print('to stderr', file=sys.stderr)")
+            "print('to stderr', file=sys.stderr); print('table'); "
+            "os.write(1, b'fully_quantize: 0, inference_type: 6, input_inference_type: INT8\\n')")
     result = _run("-c", code, text=False)
     assert result.returncode == 0
     assert result.stderr == b"keep me\n\rbar 50%\rbar 100%to stderr\n"
+    assert result.stdout == b"table\n"
 
 
 def test_library_modules_do_not_quiet_anything_on_import():
