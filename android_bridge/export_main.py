@@ -8,6 +8,14 @@ Writes `<out>/fedmultiemo/` (see android_bridge.assets) and prints a JSON summar
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import json
 from collections.abc import Sequence
 

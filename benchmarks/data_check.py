@@ -10,9 +10,16 @@ table of drivedb goes to stderr so that stdout stays JSON lines.
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path

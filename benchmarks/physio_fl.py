@@ -15,6 +15,14 @@ the targets with their verdicts, per-model details and `provenance()`.
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import time
 from collections.abc import Sequence
 

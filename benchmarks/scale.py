@@ -16,6 +16,14 @@ Dirichlet(0.5)-split into each client count. A small CNN, 1 local epoch, no augm
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import contextlib
 import os
 import time

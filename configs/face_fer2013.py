@@ -18,6 +18,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.data_root = "../shared/data"  # FER2013 at <data_root>/fer2013 (csv or folders)
     config.data.cache_dir = ""  # "" = ~/.cache/fedmultiemo
     config.data.synthetic_drivers = 0  # used by source="synthetic" only
+    config.data.synthetic_faces_per_class = 60  # labelled faces per expression and driver
 
     config.partition = ml_collections.ConfigDict()
     config.partition.num_clients = 10

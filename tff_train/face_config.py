@@ -35,6 +35,10 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
         _require(p.alpha > 0, "partition.alpha", "> 0", p.alpha)
         num_clients = p.num_clients
     else:
+        _require(isinstance(d.synthetic_faces_per_class, int)
+                 and not isinstance(d.synthetic_faces_per_class, bool)
+                 and d.synthetic_faces_per_class >= 1, "data.synthetic_faces_per_class",
+                 "an int >= 1", d.synthetic_faces_per_class)
         _require(d.synthetic_drivers >= 3, "data.synthetic_drivers",
                  ">= 3 (one per client, one validation and one test driver)", d.synthetic_drivers)
         num_clients = d.synthetic_drivers - 2

@@ -17,7 +17,7 @@ import numpy as np
 from emodata.fer2013 import load_fer2013
 from emodata.label_spaces import FER7
 from emodata.partitioning import ClientPartition, dirichlet_partition, group_partition
-from emodata.synthetic_cohort import face_dataset, generate_cohort
+from emodata.synthetic_cohort import CohortConfig, face_dataset, generate_cohort
 
 Split = tuple[np.ndarray, np.ndarray]  # (uint8[N,48,48] images, int64[N] labels)
 
@@ -81,7 +81,11 @@ def load_fer2013_clients(config: ml_collections.ConfigDict) -> FaceData:
 
 def load_synthetic_clients(config: ml_collections.ConfigDict) -> FaceData:
     """Synthetic cohort faces: one client per driver, last two drivers held out."""
-    cohort = generate_cohort(config.data.synthetic_drivers, seed=config.seed)
+    # Faces only: a driver's faces do not depend on its episodes (separate seeds), so none are
+    # rendered here beyond one frameless drive.
+    cohort = generate_cohort(config.data.synthetic_drivers, seed=config.seed,
+                             config=CohortConfig(faces_per_class=config.data.synthetic_faces_per_class,
+                                                 episodes_per_driver=1, frame_fps=0.0))
     faces = face_dataset(cohort)
     images, labels, drivers = faces.images, faces.labels, np.asarray(faces.driver_ids)
     held_public, held_private = np.unique(drivers)[-2:]

@@ -10,9 +10,19 @@ round in `--workdir` after a crash. `--local_workers=N` runs TFF on N local work
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 from collections.abc import Sequence
 
 from absl import app, flags, logging
+
+from tff_train import worker_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
@@ -30,6 +40,7 @@ _RESUME = flags.DEFINE_bool("resume", False, "Continue from the newest checkpoin
 _CRASH_AFTER_ROUND = flags.DEFINE_integer(
     "crash_after_round", None, "Testing aid: SIGKILL this process after that round's checkpoint.")
 define_worker_flags()
+flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --helpfull
 
 
 def main(argv: Sequence[str]) -> None:

@@ -196,6 +196,9 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
         "attack": setup.attack,
     }
     workdir_io.write_json(workdir / "results.json", results)
-    log(f"federated face CNN: public_test={public['accuracy']:.4f} "
-        f"private_test={private['accuracy']:.4f} -> {workdir}")
+    synthetic = data.description.get("source") == "synthetic"  # held-out drivers, not FER splits
+    split_names = ("validation_driver", "test_driver") if synthetic else ("public_test",
+                                                                           "private_test")
+    log(f"federated face CNN: {split_names[0]}={public['accuracy']:.4f} "
+        f"{split_names[1]}={private['accuracy']:.4f} -> {workdir}")
     return results

@@ -7,9 +7,19 @@ override config keys with `--config.KEY=VALUE`, e.g. `--config.data.task=wesad_b
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 from collections.abc import Sequence
 
 from absl import app, flags, logging
+
+from tff_train import worker_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
@@ -23,6 +33,7 @@ _CONFIG = define_config_file("config", "configs/physio_wesad.py",
                              "Experiment config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.", required=True)
 define_worker_flags()
+flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --helpfull
 
 
 def main(argv: Sequence[str]) -> None:

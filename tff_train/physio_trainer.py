@@ -339,8 +339,8 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
                 compact_nodes(fit.ensemble).save(path)
             rows.append(row)
             workdir_io.write_rows_csv(workdir / "metrics.csv", rows)
-            log(f"fold {k} {m}: accuracy={row['accuracy']:.4f} macro_f1={row['macro_f1']:.4f} "
-                f"({fit.seconds:.1f} s)")
+            log(f"fold {k} {m}, held out {row['test_groups']}: accuracy={row['accuracy']:.4f} "
+                f"macro_f1={row['macro_f1']:.4f} ({fit.seconds:.1f} s)")
 
     evaluated = held_out[models[0]] >= 0
     results: dict = {"task": task.describe(), "normalisation": config.data.normalisation,
@@ -365,7 +365,7 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
         workdir_io.write_confusion(workdir, f"confusion_{m}", summary["confusion_matrix"],
                                    class_names, f"{m}, held-out {task.name}")
         log(f"{m}: held-out accuracy={summary['accuracy']:.4f} "
-            f"macro_f1={summary['macro_f1']:.4f}")
+            f"macro_f1={summary['macro_f1']:.4f} (every {task.name} group held out once)")
 
     if config.output.final_models:
         results["final_models"] = _train_final_models(task, features, models, config, workdir,

@@ -13,6 +13,14 @@ Everything runs on data the project generates itself (no downloads). Stages:
 
 from __future__ import annotations
 
+import sys
+
+from tflite_edge.cli_output import quiet_unless_verbose
+
+# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
+if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
+    quiet_unless_verbose(sys.argv)
+
 import dataclasses
 import json
 import time
@@ -30,13 +38,14 @@ from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emodata.label_spaces import DRIVER_STATE3
 from emodata.synthetic_cohort import (
+    CohortConfig,
     SyntheticCohort,
     SyntheticDriver,
     cohort_summary,
     face_dataset,
     generate_cohort,
 )
-from tff_train import workdir_io
+from tff_train import workdir_io, worker_flags
 from tff_train.face_trainer import run_face_training
 from tff_train.physio_trainer import feature_config, run_physio_training
 from tff_train.tff_runtime import shutdown_tff_workers
@@ -44,8 +53,9 @@ from tff_train.tree_ensemble import TreeEnsemble
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
 from tflite_edge.cli import define_config_file, run_main
-from tflite_edge.fusion import FusionConfig
-from tflite_edge.physio_stream import PhysioSpec
+from tflite_edge.fusion import FusionConfig, LearnedWeights, fit_learned_weights
+from tflite_edge.physio_features import PhysioFeatureConfig, extract_recording, feature_names
+from tflite_edge.physio_stream import DriverBaseline, PhysioSpec
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
@@ -55,6 +65,7 @@ _CONFIG = define_config_file("config", "configs/pipeline_default.py",
                              "Pipeline config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Output directory.")
 define_worker_flags()
+flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --helpfull
 
 
 def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -71,12 +82,25 @@ def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
     if config.cohort.num_drivers < 3:
         raise ValueError(f"config.cohort.num_drivers must be >= 3; got "
                          f"{config.cohort.num_drivers}")
+    if config.cohort.faces_per_class < 1:
+        raise ValueError(f"config.cohort.faces_per_class must be >= 1; got "
+                         f"{config.cohort.faces_per_class}")
     if config.face.rounds < 1:
         raise ValueError(f"config.face.rounds must be >= 1; got {config.face.rounds}")
     if config.physio.drivers < 2:
         raise ValueError(f"config.physio.drivers must be >= 2; got {config.physio.drivers}")
-    if config.replay.episodes < 1:
-        raise ValueError(f"config.replay.episodes must be >= 1; got {config.replay.episodes}")
+    episodes = CohortConfig().episodes_per_driver
+    if not 1 <= config.replay.episodes <= episodes - 1:
+        raise ValueError(f"config.replay.episodes must be in [1, {episodes - 1}] (the unseen "
+                         f"driver's last episode is its calibration drive); got "
+                         f"{config.replay.episodes}")
+    if "train" in _stages(config) and config.physio.drivers > config.cohort.num_drivers - 2:
+        raise ValueError(f"config.physio.drivers must be <= config.cohort.num_drivers - 2 = "
+                         f"{config.cohort.num_drivers - 2} (the face validation and test "
+                         f"drivers stay unseen); got {config.physio.drivers}")
+    if config.physio.normalisation not in ("none", "zscore"):
+        raise ValueError(f"config.physio.normalisation must be 'none' or 'zscore'; got "
+                         f"{config.physio.normalisation!r}")
 
 
 def train_models(config: ml_collections.ConfigDict, workdir: Path) -> dict:
@@ -84,51 +108,91 @@ def train_models(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     face_cfg = face_smoke.get_config()
     face_cfg.seed = config.seed
     face_cfg.data.synthetic_drivers = config.cohort.num_drivers
+    face_cfg.data.synthetic_faces_per_class = config.cohort.faces_per_class
     face_cfg.train.rounds = config.face.rounds
     face_cfg.train.local_epochs = config.face.local_epochs
     face_cfg.train.client_learning_rate = config.face.learning_rate
     face_cfg.model.width = config.face.width
     face_cfg.model.convs_per_block = config.face.convs_per_block
+    face_cfg.model.depth = config.face.depth
     face_cfg.partition.num_clients = 0  # synthetic: one client per training driver
-    face_cfg.train.clients_per_round = config.cohort.num_drivers - 2
+    face_cfg.train.clients_per_round = config.face.clients_per_round
+    face_cfg.train.server_optimizer = config.face.server_optimizer
+    face_cfg.train.server_momentum = config.face.server_momentum
     face = run_face_training(face_cfg, workdir / "face", log=lambda m: print(f"[face] {m}"))
     physio_cfg = physio_smoke.get_config()
     physio_cfg.seed = config.seed
     physio_cfg.data.synthetic_drivers = config.physio.drivers
     physio_cfg.evaluation.num_folds = min(physio_cfg.evaluation.num_folds, config.physio.drivers)
     physio_cfg.models = config.physio.model
+    physio_cfg.data.normalisation = config.physio.normalisation
     physio = run_physio_training(physio_cfg, workdir / "physio",
                                  log=lambda m: print(f"[physio] {m}"))
     return {"face": face, "face_config": face_cfg, "physio": physio, "physio_config": physio_cfg}
 
 
 def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: SyntheticCohort,
-                 workdir: Path) -> Path:
+                 workdir: Path, learned_weights: LearnedWeights | None = None,
+                 models: dict | None = None) -> tuple[Path, dict]:
     """int8 + float32 face models, the federated forest and the configs → `workdir/bundle`.
 
-    The int8 calibration faces come from `cohort` (the training cohort)."""
+    The int8 calibration faces come from `cohort` (the training cohort). The fusion strategy
+    is `config.fusion.strategy`, except that "learned_weights" falls back to
+    "confidence_weighted" until `learned_weights` are given. `models` (the second value
+    returned by an earlier call) skips the conversions. Returns (bundle dir, models)."""
     import tensorflow as tf
 
-    face_model = tf.keras.models.load_model(workdir / "face" / "face_model.keras")
-    faces = face_dataset(cohort)
-    calibration = faces.images[..., None].astype(np.float32) / 255.0
-    forest = TreeEnsemble.load(workdir / "physio" / f"{config.physio.model}.npz")
-    fusion = FusionConfig(strategy=config.fusion.strategy, max_age_s=config.fusion.max_age_s,
-                          modality_label_spaces=(("face", "fer7"), ("physio", "driver_state3")))
+    if models is None:
+        face_model = tf.keras.models.load_model(workdir / "face" / "face_model.keras")
+        faces = face_dataset(cohort)
+        calibration = faces.images[..., None].astype(np.float32) / 255.0
+        forest = TreeEnsemble.load(workdir / "physio" / f"{config.physio.model}.npz")
+        models = {"face": {"int8": convert_face_model(face_model, "int8",
+                                                      calibration_images=calibration,
+                                                      num_calibration_samples=200),
+                           "float32": convert_face_model(face_model, "float32")},
+                  "physio": forest_to_tflite(forest)}
+    strategy = config.fusion.strategy
+    if strategy == "learned_weights" and learned_weights is None:
+        strategy = "confidence_weighted"
+    fusion = FusionConfig(strategy=strategy, max_age_s=config.fusion.max_age_s,
+                          smoothing_half_life_s=config.fusion.smoothing_half_life_s,
+                          modality_label_spaces=(("face", "fer7"), ("physio", "driver_state3")),
+                          learned_weights=learned_weights)
     out = workdir / "bundle"
     write_bundle(
         out,
-        face_models={"int8": convert_face_model(face_model, "int8",
-                                                calibration_images=calibration,
-                                                num_calibration_samples=200),
-                     "float32": convert_face_model(face_model, "float32")},
-        physio_model=forest_to_tflite(forest),
+        face_models=models["face"],
+        physio_model=models["physio"],
         fusion_config=fusion,
         features=PhysioSpec.raw_signals(feature_config(trained["physio_config"])).to_json_dict(),
         physio_label_space="driver_state3",
         overwrite=True,
     )
-    return out
+    return out, models
+
+
+def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
+                       validation: SyntheticDriver, workdir: Path,
+                       features: PhysioFeatureConfig) -> LearnedWeights:
+    """Linear-pool fusion weights (`fit_learned_weights`, log-likelihood) fitted on the edge
+    replay of the validation driver's first episode: a driver that trained neither model."""
+    episode = validation.episodes[0]
+    lines_path = workdir / "fusion_validation_episode.jsonl"
+    run_harness(bundle, episode_source(episode), out_lines=lines_path,
+                physio_baseline=driver_baseline(config, features, validation))
+    probs: dict[str, list] = {"face": [], "physio": []}
+    labels = []
+    for line in (json.loads(x) for x in lines_path.read_text().splitlines()):
+        truth = int(episode.states_at(np.array([line["t"]]))[0])
+        if truth < 0:
+            continue
+        labels.append(truth)
+        for modality, rows in probs.items():
+            state = (line.get(modality) or {}).get("driver_state")
+            rows.append(state if state is not None else [np.nan] * DRIVER_STATE3.num_classes)
+    return fit_learned_weights({m: np.array(v, dtype=np.float64) for m, v in probs.items()},
+                               np.array(labels, dtype=np.int64))
 
 
 def replay_accuracy(lines: list[dict], episode: object, offset_s: float) -> dict:
@@ -149,25 +213,99 @@ def replay_accuracy(lines: list[dict], episode: object, offset_s: float) -> dict
         f"{k}_decisions": len(v) for k, v in hits.items()}
 
 
+def driver_baseline(config: ml_collections.ConfigDict, features: PhysioFeatureConfig,
+                    unseen: SyntheticDriver) -> DriverBaseline | None:
+    """The unseen driver's physio calibration from its last episode's windows (no labels used;
+    that episode is never replayed); None when the forest takes raw features."""
+    if config.physio.normalisation == "none":
+        return None
+    windows, _ = extract_recording(unseen.episodes[-1].streams, features)
+    return DriverBaseline.from_windows(windows, feature_names(features))
+
+
 def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDriver,
-           workdir: Path) -> dict:
+           workdir: Path, features: PhysioFeatureConfig) -> dict:
     """Runs the edge harness over the episodes of `unseen`, a driver no model trained on."""
+    baseline = driver_baseline(config, features, unseen)
     summaries, accuracy = [], []
     for k, episode in enumerate(unseen.episodes[:config.replay.episodes]):
         lines_path = workdir / f"replay_episode{k}.jsonl"
-        summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path))
+        summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path,
+                                     physio_baseline=baseline))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
         accuracy.append(replay_accuracy(lines, episode, offset_s=0.0))
-    return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries}
+    return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries,
+            "calibration_episode": len(unseen.episodes) - 1 if baseline else None,
+            "episode_s": [unseen.episodes[k].duration_s for k in range(config.replay.episodes)]}
 
 
-def _table(rows: list[tuple[str, str]]) -> str:
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def results_table(summary: dict, workdir: Path) -> str:
+    """The readable end-of-run table: stages with their times and results, the unseen driver's
+    per-modality and fused accuracy, edge latencies and where the outputs are."""
+    timings = summary["timings"]
+    cohort = summary["cohort"]
+    faces = sum(cohort["faces_per_class"].values())
+    rows: list[tuple[str, str, str]] = [
+        ("cohort", _duration(timings["cohort_s"]),
+         f"{cohort['drivers']} synthetic drivers (+1 unseen test driver), {faces} faces, "
+         f"{cohort['episodes']} episodes")]
+    if "face" in summary:
+        face, physio = summary["face"], summary["physio"]
+        rows.append(("train", _duration(timings["train_s"]),
+                     f"face CNN, FedAvg {face['rounds']} rounds, {face['clients']} driver clients: "
+                     f"validation driver {_fmt(face['validation_driver_accuracy'])}, test driver "
+                     f"{_fmt(face['test_driver_accuracy'])} (7 expressions)"))
+        rows.append(("", "", f"physio federated forest, {physio['clients']} driver clients: "
+                             f"held-out drivers {_fmt(physio['held_out_accuracy'])} "
+                             f"(3 states, normalisation {physio['normalisation']})"))
+    if "bundle" in summary:
+        fusion = summary.get("fusion_weights")
+        fitted = ""
+        if fusion is not None:
+            w = dict(zip(fusion["modalities"], fusion["weights"], strict=True))
+            fitted = (f"; fusion weights face {w['face'][0]:.2f} / physio {w['physio'][0]:.2f} "
+                      f"fitted on validation driver {fusion['fitted_on_driver']}")
+        rows.append(("bundle", _duration(timings["bundle_s"]),
+                     "int8 face CNN + builtin-op forest + fusion/feature configs" + fitted))
+    if "replay" in summary:
+        replayed = summary["replay"]
+        seconds = sum(replayed["episode_s"])
+        rows.append(("replay", _duration(timings["replay_s"]),
+                     f"tflite-runtime harness, driver {replayed['driver']} (seen by no "
+                     f"trainer), {seconds / 60:.1f} min of drive"))
+    rows.append(("total", _duration(sum(timings.values())), ""))
+    width = max(len(r[0]) for r in rows)
+    lines = ["", "[pipeline] results", f"  {'stage':<{width}}  {'time':>12}  result"]
+    lines += [f"  {a:<{width}}  {b:>12}  {c}".rstrip() for a, b, c in rows]
+    if "replay" in summary:
+        acc = summary["replay"]["accuracy"][0]
+        harness = summary["replay"]["harness"][0]
+        lines += ["", "  unseen driver, driver state (neutral/positive/negative; chance ~0.33):",
+                  f"    {'modality':<8}  {'accuracy':>8}  decisions"]
+        for name in ("face", "physio", "fused"):
+            lines.append(f"    {name:<8}  {_fmt(acc[name]):>8}  {acc[name + '_decisions']}")
+        latency = harness.get("latency_ms", {})
+        stages = [(k, v) for k, v in latency.items() if v.get("count")]
+        lines += ["", "  edge latency per call (ms):  " + ", ".join(
+            f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f}" for k, v in stages
+            if k != "event")]
+        lines.append(f"  peak RSS {harness.get('peak_rss_mb')} MB (this process also trained "
+                     "the models; benchmarks.edge_latency measures the edge alone)")
+    lines.append(f"  outputs  {workdir.resolve()}  (summary.json, face/learning_curve.png, "
+                 "bundle/, replay_episode*.jsonl)")
+    return "\n".join(lines)
 
 
 def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
-    """Runs the configured stages; writes `summary.json` and prints a short table."""
+    """Runs the configured stages; writes `summary.json` and prints the results table."""
     validate_pipeline_config(config)
     stages = _stages(config)
     workdir = Path(workdir)
@@ -177,51 +315,49 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
     started = time.perf_counter()
     # Driver k does not depend on the cohort size, so one extra driver (index num_drivers) is
     # generated with the training drivers and kept for the replay: no trainer sees it.
-    everyone = generate_cohort(config.cohort.num_drivers + 1, seed=config.seed)
+    everyone = generate_cohort(config.cohort.num_drivers + 1, seed=config.seed,
+                               config=CohortConfig(faces_per_class=config.cohort.faces_per_class))
     cohort = dataclasses.replace(everyone, drivers=everyone.drivers[:-1])
     summary: dict = {"cohort": cohort_summary(cohort)}
     timings["cohort_s"] = time.perf_counter() - started
-    print(json.dumps(summary["cohort"], indent=2))
-    rows = [("cohort", f"{config.cohort.num_drivers} drivers, "
-                       f"{sum(summary['cohort']['faces_per_class'].values())} faces, "
-                       f"{summary['cohort']['episodes']} episodes")]
+    c = summary["cohort"]
+    print(f"[pipeline] cohort: {c['drivers']} drivers, seed {c['seed']}, "
+          f"{sum(c['faces_per_class'].values())} faces, {c['episodes']} episodes "
+          f"({workdir / 'summary.json'} has the details)")
     if "train" in stages:
         started = time.perf_counter()
         trained = train_models(config, workdir)
         timings["train_s"] = time.perf_counter() - started
         face, physio = trained["face"], trained["physio"]
-        summary["face"] = {k: face[k] for k in ("rounds", "round_time_median_s")} | {
-            "private_test_accuracy": face["private_test"]["accuracy"]}
-        summary["physio"] = physio.get("summary", {k: v for k, v in physio.items()
-                                                  if k not in ("folds", "per_fold")})
-        rows.append(("face FedAvg", f"{face['rounds']} rounds, test-driver accuracy "
-                                    f"{face['private_test']['accuracy']:.3f} (FER7)"))
+        model = physio["models"][config.physio.model]
+        summary["face"] = {
+            "rounds": face["rounds"], "round_time_median_s": face["round_time_median_s"],
+            "clients": len(face["data"]["client_train_sizes"]),
+            "validation_driver_accuracy": face["public_test"]["accuracy"],
+            "test_driver_accuracy": face["private_test"]["accuracy"]}
+        summary["physio"] = {
+            "model": config.physio.model, "clients": len(physio["task"]["groups"]),
+            "normalisation": physio["normalisation"],
+            "held_out_accuracy": model["accuracy"], "held_out_macro_f1": model["macro_f1"]}
     if "bundle" in stages:
         started = time.perf_counter()
-        bundle = build_bundle(config, trained, cohort, workdir)
+        bundle, models = build_bundle(config, trained, cohort, workdir)
+        if config.fusion.strategy == "learned_weights":
+            weights = fit_fusion_weights(config, bundle, cohort.drivers[-2], workdir,
+                                         feature_config(trained["physio_config"]))
+            bundle, _ = build_bundle(config, trained, cohort, workdir, weights, models)
+            summary["fusion_weights"] = weights.to_dict() | {
+                "fitted_on_driver": cohort.drivers[-2].driver_id}
         timings["bundle_s"] = time.perf_counter() - started
         summary["bundle"] = str(bundle)
-        rows.append(("bundle", str(bundle)))
     if "replay" in stages:
         started = time.perf_counter()
-        summary["replay"] = replay(config, bundle, everyone.drivers[-1], workdir)
+        summary["replay"] = replay(config, bundle, everyone.drivers[-1], workdir,
+                                   feature_config(trained["physio_config"]))
         timings["replay_s"] = time.perf_counter() - started
-        acc = summary["replay"]["accuracy"][0]
-        harness = summary["replay"]["harness"][0]
-        def fmt(v: float | None) -> str:
-            return ("n/a" if v is None else f"{v:.3f}")
-        rows.append(("edge replay (unseen driver)",
-                     f"face {fmt(acc['face'])}  physio {fmt(acc['physio'])}  "
-                     f"fused {fmt(acc['fused'])}  (driver state, 3 classes)"))
-        stages_ms = harness.get("latency_ms", harness.get("stages", {}))
-        rows.append(("edge stage latency (ms)", json.dumps(stages_ms)[:200]))
-        rows.append(("peak RSS", f"{harness.get('peak_rss_mb')} MB (this process also trained "
-                                 "the models; see benchmarks.edge_latency for the edge alone)"))
     summary["timings"] = {k: round(v, 2) for k, v in timings.items()}
     workdir_io.write_json(workdir / "summary.json", summary)
-    rows.append(("time", ", ".join(f"{k} {v:.1f}" for k, v in timings.items())))
-    rows.append(("outputs", str(workdir.resolve())))
-    print("\n[pipeline] results\n" + _table(rows))
+    print(results_table(summary, workdir))
     return summary
 
 

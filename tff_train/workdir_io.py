@@ -82,25 +82,46 @@ def write_confusion(directory: str | os.PathLike, name: str, matrix: Sequence[Se
     return csv_path, png_path
 
 
-def plot_learning_curve(path: str | os.PathLike, rows: Sequence[dict], series: Sequence[str],
-                        title: str) -> Path:
-    """A PNG of the given per-round metric columns against `round`."""
+def learning_curve_figure(rows: Sequence[dict], series: Sequence[str], title: str) -> Any:
+    """A matplotlib Figure of per-round metric columns against `round`, in two panels.
+
+    Columns whose name contains "loss" go to the left axes (y label "loss", unbounded); all
+    others are accuracies on the right axes (y label "accuracy", 0 to 1). `rows` are dicts with
+    a `round` key; missing/empty values are skipped. Raises ValueError for an empty `series`.
+    """
+    if isinstance(series, str) or not series:
+        raise ValueError(f"series must be a non-empty list of metric columns; got {series!r}")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for key in series:
         points = [(r["round"], r[key]) for r in rows if r.get(key) not in (None, "")]
         if points:
             xs, ys = zip(*points, strict=True)
+            ax = loss_ax if "loss" in key else acc_ax
             ax.plot(xs, ys, marker="o", markersize=3, label=key)
-    ax.set_xlabel("round")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    acc_ax.set_ylim(0.0, 1.0)
+    for ax, name in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        ax.set_xlabel("round")
+        ax.set_ylabel(name)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_learning_curve(path: str | os.PathLike, rows: Sequence[dict], series: Sequence[str],
+                        title: str) -> Path:
+    """Writes `learning_curve_figure(rows, series, title)` as a PNG at `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = learning_curve_figure(rows, series, title)
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -19,6 +19,10 @@ feature vectors instead (`push_features`; inf -> NaN).
 `predict` runs the physio TFLite model (`float32[1,F]` -> probabilities `float32[1,C]`), clips
 and renormalises them and maps them to DRIVER_STATE3; its quality is the fraction of finite
 features (all NaN -> no prediction: the modality is missing).
+Per-driver calibration (`DriverBaseline`, optional): forests trained on per-driver z-scored
+features (`tff_train.physio_datasets.normalise_per_group(..., "zscore")`) need the same
+normalisation at the edge. The head unit computes it from the driver's own earlier, unlabelled
+windows (`DriverBaseline.from_windows`); `predict` then feeds `(x - mean) / scale` (NaN kept).
 
 features.json (`PhysioSpec`):
     {"mode": "raw_signals", "config": {PhysioFeatureConfig fields}, "feature_names": [...]}
@@ -162,6 +166,69 @@ class PhysioPrediction:
     label_space: str
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class DriverBaseline:
+    """One driver's per-feature `mean: float64[F]` and `scale: float64[F]` (> 0), in the order
+    `feature_names`; a feature never seen finite has mean NaN (its normalised value is NaN)."""
+
+    feature_names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def __post_init__(self) -> None:
+        width = len(self.feature_names)
+        for name in ("mean", "scale"):
+            value = np.asarray(getattr(self, name), dtype=np.float64)
+            if value.shape != (width,):
+                raise ValueError(f"DriverBaseline.{name} must have shape [{width}] (one per "
+                                 f"feature name); got {list(value.shape)}")
+            object.__setattr__(self, name, value)
+        if not (np.isfinite(self.scale) & (self.scale > 0)).all():
+            raise ValueError(f"DriverBaseline.scale must be finite and > 0; got "
+                             f"{self.scale.tolist()}")
+
+    @classmethod
+    def from_windows(cls, features: np.ndarray, feature_names: tuple[str, ...]
+                     ) -> DriverBaseline:
+        """Mean and population std of each column of `features: float[N,F]` over its finite
+        values (std 0 -> scale 1; no finite value -> mean NaN, scale 1). No labels needed."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(feature_names) or x.shape[0] == 0:
+            raise ValueError(f"features must be float[N,{len(feature_names)}] with N >= 1 (one "
+                             f"column per feature name); got shape {list(x.shape)}")
+        mean = np.full(x.shape[1], np.nan)
+        scale = np.ones(x.shape[1])
+        for j in range(x.shape[1]):
+            values = x[np.isfinite(x[:, j]), j]
+            if values.size:
+                mean[j] = values.mean()
+                sd = values.std()
+                scale[j] = sd if sd > 0 else 1.0
+        return cls(tuple(feature_names), mean, scale)
+
+    def apply(self, features: np.ndarray) -> np.ndarray:
+        """`float[..., F]` -> `float32[..., F]` normalised (float64 arithmetic, NaN kept)."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.shape[-1:] != (len(self.feature_names),):
+            raise ValueError(f"features must have last dim {len(self.feature_names)}; got shape "
+                             f"{list(x.shape)}")
+        return ((x - self.mean) / self.scale).astype(np.float32)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"feature_names": list(self.feature_names),
+                "mean": [None if math.isnan(v) else float(v) for v in self.mean],
+                "scale": [float(v) for v in self.scale]}
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> DriverBaseline:
+        if not isinstance(data, Mapping) or set(data) != {"feature_names", "mean", "scale"}:
+            raise ValueError(f"driver baseline must be an object with keys feature_names, mean, "
+                             f"scale; got {sorted(data) if isinstance(data, Mapping) else data!r}")
+        mean = [math.nan if v is None else v for v in data["mean"]]
+        return cls(tuple(data["feature_names"]), np.array(mean, dtype=np.float64),
+                   np.array(data["scale"], dtype=np.float64))
+
+
 class SignalBuffer:
     """The last `capacity` samples of one signal at `rate_hz` (a ring; NaN = no sample)."""
 
@@ -218,9 +285,16 @@ class PhysioStream:
         label_space: str = "wesad3",
         valid_ranges: Mapping[str, tuple[float, float]] | None = None,
         silence_tolerance_s: float = 1.0,
+        baseline: DriverBaseline | None = None,
     ) -> None:
         if not isinstance(spec, PhysioSpec):
             raise ValueError(f"spec must be a PhysioSpec; got {type(spec).__name__}")
+        if baseline is not None and (not isinstance(baseline, DriverBaseline)
+                                     or baseline.feature_names != spec.feature_names):
+            raise ValueError(f"baseline must be a DriverBaseline over the features.json "
+                             f"feature_names {list(spec.feature_names)}; got "
+                             f"{getattr(baseline, 'feature_names', type(baseline).__name__)}")
+        self.baseline = baseline
         self.spec = spec
         self.label_space = get_label_space(label_space).name
         self.model = model
@@ -439,10 +513,13 @@ class PhysioStream:
         return extract_window(signals, config), incidents
 
     def predict(self, features: np.ndarray) -> PhysioPrediction | None:
-        """Model probabilities for `features: float32[F]`; None when no feature is finite."""
+        """Model probabilities for `features: float32[F]` (normalised with the driver baseline
+        first, when there is one); None when no feature is finite."""
         if self.model is None:
             raise ValueError("this PhysioStream has no model")
         features = np.asarray(features, dtype=np.float32).reshape(1, -1)
+        if self.baseline is not None:
+            features = self.baseline.apply(features)
         finite = np.isfinite(features)
         if not finite.any():
             return None

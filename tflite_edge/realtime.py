@@ -48,6 +48,7 @@ from tflite_edge.physio_stream import (
     PRECOMPUTED,
     RAW_SIGNALS,
     SIGNAL_NAMES,
+    DriverBaseline,
     PhysioSpec,
     PhysioStream,
     missing_signal_features,
@@ -507,8 +508,12 @@ def run_harness(
     detector_config: DetectorConfig | None = None,
     loop_config: LoopConfig = LoopConfig(),
     stop_on_interrupt: bool = False,
+    physio_baseline: DriverBaseline | None = None,
 ) -> dict[str, Any]:
     """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
+
+    `physio_baseline`: the driver's calibration for a physio model trained on per-driver
+    normalised features (see `tflite_edge.physio_stream.DriverBaseline`).
 
     `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
     verification raises ValueError; a delegate that cannot be loaded FileNotFoundError. A
@@ -527,7 +532,8 @@ def run_harness(
         logger.warning("%s", warning)
     face = FacePipeline.from_bundle(bundle, variant=face_variant, delegate_path=delegate_path,
                                     num_threads=num_threads)
-    physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads)
+    physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads,
+                                       baseline=physio_baseline)
               if "physio" in bundle.models else None)
     engine = FusionEngine(fusion_config)
     detector = FaceDetector(detector_config) if detector_config else FaceDetector()

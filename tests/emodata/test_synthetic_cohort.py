@@ -231,3 +231,18 @@ def test_dataset_helpers_reject_bad_arguments(cohort):
         cohort_summary(None)
     with pytest.raises(ValueError, match=r"min_purity must lie in \[0, 1\]; got 1.5"):
         physio_dataset(cohort, min_purity=1.5)
+
+
+def test_expressions_tell_the_state_often_but_not_always():
+    """A perfect expression classifier mapped to driver states is right on ~87% of frames in
+    expectation (STATE_EXPRESSIONS): informative, yet a face-only model cannot be perfect."""
+    from emodata.label_spaces import mapping_matrix
+
+    to_state = mapping_matrix("fer7", "driver_state3")
+    expected = (STATE_EXPRESSIONS @ to_state)[np.arange(3), np.arange(3)]
+    assert expected.min() > 0.8 and expected.max() < 0.95
+    c = generate_cohort(4, seed=3, config=CohortConfig(faces_per_class=1))
+    states = np.concatenate([e.states_at(e.frame_times_s) for d in c.drivers for e in d.episodes])
+    mapped = np.concatenate([to_state[e.frame_expressions].argmax(1)
+                             for d in c.drivers for e in d.episodes])
+    assert 0.75 < (mapped == states).mean() < 0.97

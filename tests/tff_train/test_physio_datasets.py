@@ -198,3 +198,17 @@ def test_physio_task_validates_shapes():
                        ("a", "b"), DRIVEDB3)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) for 'drivedb3'"):
         _task(["a", "a"], [0, 3])
+
+
+def test_zscore_normalisation_is_what_the_edge_driver_baseline_applies():
+    """Training (normalise_per_group) and the head unit (DriverBaseline) normalise alike."""
+    from tflite_edge.physio_stream import DriverBaseline
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(loc=5.0, scale=3.0, size=(40, 3)).astype(np.float32)
+    x[::5, 1] = np.nan
+    x[:, 2] = 7.0
+    trained = pd_.normalise_per_group(x, np.array(["d"] * 40), "zscore")
+    edge = DriverBaseline.from_windows(x, ("a", "b", "c")).apply(x)
+    np.testing.assert_allclose(edge, trained, atol=1e-6)
+    np.testing.assert_array_equal(np.isnan(edge), np.isnan(trained))

@@ -11,6 +11,7 @@ from emodata.synthetic_physio import sample_physiology, simulate_streams
 from tflite_edge.physio_features import PhysioFeatureConfig, Signal, extract_window, feature_names
 from tflite_edge.physio_stream import (
     PRECOMPUTED,
+    DriverBaseline,
     PhysioSpec,
     PhysioStream,
     SignalBuffer,
@@ -249,3 +250,60 @@ def test_from_bundle_needs_a_physio_model(tmp_path):
     model = TFLiteModel(with_physio.models["physio"])
     with pytest.raises(ValueError, match=r"physio model input must have shape \[1,2\]"):
         PhysioStream(PhysioSpec(PRECOMPUTED, ("a", "b")), model)
+
+
+def test_driver_baseline_is_the_zscore_of_the_drivers_own_windows():
+    rng = np.random.default_rng(5)
+    names = ("a", "b", "c", "d")
+    x = rng.normal(loc=[70.0, 2.0, 33.0, 0.0], scale=[9.0, 0.5, 0.2, 1.0], size=(50, 4))
+    x[::4, 0] = np.nan
+    x[:, 2] = 33.0  # constant: scale 1
+    x[:, 3] = np.nan  # never seen: stays NaN
+    baseline = DriverBaseline.from_windows(x, names)
+    valid = x[np.isfinite(x[:, 0]), 0]
+    assert baseline.mean[0] == pytest.approx(valid.mean())
+    assert baseline.scale[0] == pytest.approx(valid.std())  # population std
+    assert baseline.scale[2] == 1.0 and np.isnan(baseline.mean[3])
+    z = baseline.apply(x)
+    assert z.dtype == np.float32
+    np.testing.assert_allclose(np.nanmean(z[:, :2], axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.nanstd(z[:, :2], axis=0), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(x) | np.isnan(baseline.mean))
+    again = DriverBaseline.from_json_dict(json.loads(json.dumps(baseline.to_json_dict())))
+    np.testing.assert_array_equal(again.apply(x), z)
+
+
+def test_driver_baseline_bad_arguments():
+    with pytest.raises(ValueError, match=r"features must be float\[N,2\] with N >= 1"):
+        DriverBaseline.from_windows(np.zeros((3, 3)), ("a", "b"))
+    with pytest.raises(ValueError, match=r"DriverBaseline.scale must have shape \[2\]"):
+        DriverBaseline(("a", "b"), np.zeros(2), np.ones(3))
+    with pytest.raises(ValueError, match="DriverBaseline.scale must be finite and > 0"):
+        DriverBaseline(("a", "b"), np.zeros(2), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="features must have last dim 2; got shape"):
+        DriverBaseline(("a", "b"), np.zeros(2), np.ones(2)).apply(np.zeros(3))
+    with pytest.raises(ValueError, match="driver baseline must be an object with keys"):
+        DriverBaseline.from_json_dict({"mean": []})
+    with pytest.raises(ValueError, match="baseline must be a DriverBaseline over the features"):
+        PhysioStream(RAW, baseline=DriverBaseline(("a",), np.zeros(1), np.ones(1)))
+
+
+def test_predict_normalises_with_the_driver_baseline(tmp_path):
+    from tests.tflite_edge.test_face_pipeline import tiny_models, write_tiny_bundle
+    from tflite_edge.bundle import load_bundle
+
+    width = len(RAW.feature_names)
+    rng = np.random.default_rng(3)
+    baseline = DriverBaseline(RAW.feature_names, rng.normal(size=width),
+                              rng.uniform(0.5, 2.0, size=width))
+    bundle = load_bundle(write_tiny_bundle(tmp_path / "b"))
+    plain = PhysioStream.from_bundle(bundle)
+    calibrated = PhysioStream.from_bundle(bundle, baseline=baseline)
+    ensemble = tiny_models()["ensemble"]
+    x = rng.normal(size=(20, width)).astype(np.float32)
+    changed = 0
+    for row in x:
+        expected = ensemble.predict_proba(baseline.apply(row)[None])[0]
+        np.testing.assert_allclose(calibrated.predict(row).probs, expected, atol=1e-6)
+        changed += not np.allclose(plain.predict(row).probs, expected, atol=1e-6)
+    assert changed > 0  # the baseline matters for this model
