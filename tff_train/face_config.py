@@ -8,7 +8,7 @@ import ml_collections
 
 from tff_train.aggregation_config import as_options, validate_options
 from tff_train.client_faults import ATTACKS
-from tff_train.face_model import COMPUTE_DTYPES
+from tff_train.face_model import COMPUTE_DTYPES, NORMALIZATIONS
 from tff_train.face_process import aggregation_options
 from tff_train.learning_rate_schedule import SCHEDULES
 from tff_train.optimizers import OPTIMIZERS
@@ -50,6 +50,8 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)
     _require(m.width >= 1, "model.width", ">= 1", m.width)
     _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)
+    _require(m.normalization in NORMALIZATIONS, "model.normalization",
+             f"one of {list(NORMALIZATIONS)}", m.normalization)
     _require(m.stem_width >= 0, "model.stem_width", ">= 0 (0 = no stem)", m.stem_width)
     _require(0 <= m.dropout < 1, "model.dropout", "in [0, 1)", m.dropout)
     _require(t.rounds >= 1, "train.rounds", ">= 1", t.rounds)

@@ -43,6 +43,7 @@ def face_model_builder(config: ml_collections.ConfigDict, compute_dtype: str | N
     m = config.model
     dtype = m.compute_dtype if compute_dtype is None else compute_dtype
     return lambda: build_face_cnn(width=m.width, depth=m.depth, stem_width=m.stem_width,
+                                  normalization=m.normalization,
                                   convs_per_block=m.convs_per_block, dense_units=m.dense_units,
                                   dropout=m.dropout, num_classes=7, compute_dtype=dtype,
                                   seed=config.seed)

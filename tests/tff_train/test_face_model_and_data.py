@@ -97,3 +97,17 @@ def test_stride_two_stem_runs_the_blocks_on_a_24px_map():
         build_face_cnn(width=4, depth=5, stem_width=8)
     with pytest.raises(ValueError, match=r"stem_width must be >= 0 \(0 = no stem\); got -1"):
         build_face_cnn(stem_width=-1)
+
+
+def test_no_normalization_drops_batchnorm_and_gives_convs_a_bias():
+    model = build_face_cnn(width=4, depth=2, stem_width=4, normalization="none")
+    assert not [layer for layer in model.layers
+                if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert len(convs) == 5 and all(layer.use_bias for layer in convs)
+    with_bn = build_face_cnn(width=4, depth=2, stem_width=4)
+    assert not any(layer.use_bias for layer in with_bn.layers
+                   if isinstance(layer, tf.keras.layers.Conv2D))
+    with pytest.raises(ValueError, match=r"normalization must be one of \['batch', 'none'\]; "
+                                         r"got 'group'"):
+        build_face_cnn(normalization="group")
