@@ -80,9 +80,7 @@ def variant_config(name: str, epochs: int, data_root: str, cache_dir: str
     config.data.data_root, config.data.cache_dir = data_root, cache_dir
     config.train.rounds, config.train.local_epochs = epochs, 1
     config.train.eval_every = 1
-    for key, value in VARIANTS[name].items():
-        section, field = key.split(".")
-        config[section][field] = value
+    config.update_from_flattened_dict(VARIANTS[name])
     return config
 
 
@@ -125,7 +123,7 @@ def int8_latency_vs_peer(model: tf.keras.Model, calibration: np.ndarray, fer_mod
 def federated_entry(config: ml_collections.ConfigDict, data: FaceData, workdir: Path,
                     centralised_public: float) -> dict:
     """The variant's FedAvg run for `config.train.rounds` rounds: PublicTest, round time, gap."""
-    config = ml_collections.ConfigDict(config.to_dict())
+    config = config.copy_and_resolve_references()
     config.train.eval_every = config.train.rounds  # BN recalibration + eval only at the end
     config.personalization.steps = 0
     fed = run_face_training(config, workdir, data=data, log=lambda _: None)

@@ -75,6 +75,7 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
     """The FedAvg rounds with per-round checkpoints; returns (final server state, metric rows)."""
     t, process = config.train, setup.process
     state = process.initialize()
+    state_learning_rate = None  # the client learning rate set on `state` by this loop
     rows: list[dict] = []
     start_round = 0
     if resume:
@@ -97,7 +98,9 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
                                   local_epochs=t.local_epochs, augment=t.augment)
         learning_rate = scheduled_learning_rate(t.client_learning_rate, round_index, t.rounds,
                                                 t.lr_schedule)
-        state = setup.with_client_learning_rate(state, learning_rate)
+        if learning_rate != state_learning_rate:  # two TFF calls carrying the whole state
+            state = setup.with_client_learning_rate(state, learning_rate)
+            state_learning_rate = learning_rate
         started = time.perf_counter()
         output = process.next(state, setup.client_data(datasets, client_ids))
         seconds = time.perf_counter() - started
