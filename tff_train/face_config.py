@@ -69,6 +69,8 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
              t.lr_schedule)
     _require(0 <= t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)",
              t.label_smoothing)
+    _require(isinstance(t.prior_correction, bool), "train.prior_correction", "a bool",
+             t.prior_correction)
     _require(t.server_learning_rate > 0, "train.server_learning_rate", "> 0",
              t.server_learning_rate)
     _require(0 <= t.dropout_fraction < 1, "train.dropout_fraction", "in [0, 1)",

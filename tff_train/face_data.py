@@ -109,3 +109,18 @@ def make_face_dataset(
         return x, label
 
     return ds.map(_prepare, num_parallel_calls=1, deterministic=True).batch(batch_size)
+
+
+def with_label_prior(dataset: tf.data.Dataset, log_prior: np.ndarray) -> tf.data.Dataset:
+    """Batches `(x, int32[B])` → `(x, float32[B,1+C])`: each label followed by `log_prior:
+    float32[C]` (the targets of the prior-corrected loss)."""
+    log_prior = np.asarray(log_prior, np.float32)
+    if log_prior.ndim != 1 or not np.all(np.isfinite(log_prior)):
+        raise ValueError(f"log_prior must be finite float32[C]; got shape {list(log_prior.shape)}")
+    prior = tf.constant(log_prior[np.newaxis])
+
+    def _attach(x: tf.Tensor, y: tf.Tensor):  # noqa: ANN202
+        tiled = tf.tile(prior, [tf.shape(y)[0], 1])
+        return x, tf.concat([tf.cast(y, tf.float32)[:, tf.newaxis], tiled], axis=1)
+
+    return dataset.map(_attach, deterministic=True)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tff_train.face_data import make_face_dataset
+from tff_train.face_data import make_face_dataset, with_label_prior
+from tff_train.face_loss import LabelColumnAccuracy, PriorCorrectedCrossentropy, log_label_prior
 from tff_train.tff_runtime import import_tff
 
 INPUT_SPEC = (
@@ -20,12 +21,20 @@ INPUT_SPEC = (
 )
 
 
+def face_input_spec(prior_correction: bool, num_classes: int = 7) -> tuple:
+    """The batches' spec: `INPUT_SPEC`, or (label, log prior) targets `float32[B,1+C]`."""
+    if not prior_correction:
+        return INPUT_SPEC
+    return (INPUT_SPEC[0], tf.TensorSpec([None, 1 + num_classes], tf.float32))
+
+
 def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: Any = INPUT_SPEC,
                    loss_builder: Callable[[], tf.keras.losses.Loss] | None = None
                    ) -> Callable[[], Any]:
     """A TFF `model_fn` wrapping fresh `model_builder()` Keras models.
 
-    Sparse cross-entropy losses (also the smoothed one) add an accuracy metric.
+    Sparse cross-entropy losses (also the smoothed one) add an accuracy metric; the
+    prior-corrected loss adds it on the label column of its targets.
     """
     tff = import_tff()
     if loss_builder is None:
@@ -33,10 +42,14 @@ def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: A
 
     def model_fn():  # noqa: ANN202
         loss = loss_builder()
-        classification = isinstance(loss, tf.keras.losses.SparseCategoricalCrossentropy)
+        if isinstance(loss, PriorCorrectedCrossentropy):
+            metrics = [LabelColumnAccuracy()]
+        elif isinstance(loss, tf.keras.losses.SparseCategoricalCrossentropy):
+            metrics = [tf.keras.metrics.SparseCategoricalAccuracy()]
+        else:
+            metrics = []
         return tff.learning.models.from_keras_model(
-            model_builder(), loss=loss, input_spec=input_spec,
-            metrics=[tf.keras.metrics.SparseCategoricalAccuracy()] if classification else [])
+            model_builder(), loss=loss, input_spec=input_spec, metrics=metrics)
 
     return model_fn
 
@@ -84,11 +97,16 @@ def sample_clients(num_clients: int, clients_per_round: int, seed: int, round_nu
 
 def round_datasets(clients: Sequence[tuple[np.ndarray, np.ndarray]], client_ids: np.ndarray, *,
                    seed: int, round_num: int, batch_size: int, local_epochs: int,
-                   augment: bool) -> list[tf.data.Dataset]:
-    """The tf.data input of each sampled client for one round (deterministic in its arguments)."""
-    return [
-        make_face_dataset(clients[k][0], clients[k][1], batch_size=batch_size,
-                          epochs=local_epochs, augment=augment,
-                          seed=round_seed(seed, round_num, int(k)))
-        for k in client_ids
-    ]
+                   augment: bool, prior_correction: bool = False, num_classes: int = 7
+                   ) -> list[tf.data.Dataset]:
+    """The tf.data input of each sampled client for one round (deterministic in its arguments);
+    `prior_correction` attaches each client's own log label prior to its targets."""
+    datasets = []
+    for k in client_ids:
+        images, labels = clients[k]
+        ds = make_face_dataset(images, labels, batch_size=batch_size, epochs=local_epochs,
+                               augment=augment, seed=round_seed(seed, round_num, int(k)))
+        if prior_correction:
+            ds = with_label_prior(ds, log_label_prior(labels, num_classes))
+        datasets.append(ds)
+    return datasets

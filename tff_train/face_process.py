@@ -26,7 +26,7 @@ from tff_train.client_faults import (
     update_multipliers,
     with_update_multipliers,
 )
-from tff_train.face_fed_avg import build_face_fed_avg
+from tff_train.face_fed_avg import build_face_fed_avg, face_input_spec
 from tff_train.face_loss import face_loss_builder
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import compute_epsilon, default_delta, secure_simulation_context
@@ -117,7 +117,8 @@ def build_face_process(config: ml_collections.ConfigDict,
         server_optimizer=build_tff_optimizer(t.server_optimizer, t.server_learning_rate,
                                              momentum=t.server_momentum),
         model_aggregator=aggregator, weighted=weighted,
-        loss_builder=face_loss_builder(t.label_smoothing),
+        loss_builder=face_loss_builder(t.label_smoothing, t.prior_correction),
+        input_spec=face_input_spec(t.prior_correction),
     )
     delta = config.privacy.delta
     return FaceProcess(

@@ -28,6 +28,7 @@ from tff_train.face_data import to_model_input
 from tff_train.face_datasets import FaceData, load_face_data
 from tff_train.face_evaluation import evaluate_faces, personalise
 from tff_train.face_fed_avg import round_datasets, sample_clients
+from tff_train.face_loss import log_label_prior
 from tff_train.face_model import build_face_cnn
 from tff_train.face_process import FaceProcess, build_face_process
 from tff_train.learning_rate_schedule import scheduled_learning_rate
@@ -59,10 +60,20 @@ def calibration_samples(data: FaceData, per_client: int, seed: int) -> list[np.n
     return samples
 
 
+def global_log_prior(data: FaceData) -> np.ndarray:
+    """`float32[C]` log label prior of all clients' training data (the sum of their label
+    histograms: one federated, secure-aggregatable sum in a deployment)."""
+    return log_label_prior(np.concatenate([labels for _, labels in data.clients]),
+                           len(data.class_names))
+
+
 def finalize_global_model(model: tf.keras.Model, weights: object, data: FaceData,
                           config: ml_collections.ConfigDict) -> tf.keras.Model:
-    """Assigns the server's weights to `model` and recalibrates BatchNorm federatedly."""
+    """Assigns the server's weights to `model`, adds the global label prior back to the
+    `logits` bias when clients trained prior-corrected, and recalibrates BatchNorm federatedly."""
     weights.assign_weights_to(model)
+    if config.train.prior_correction:
+        model.get_layer("logits").bias.assign_add(global_log_prior(data))
     recalibrate_batchnorm(model, calibration_samples(data, config.train.bn_calibration_examples,
                                                      config.seed))
     return model
@@ -95,7 +106,9 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
             client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
         datasets = round_datasets(train_data.clients, client_ids, seed=config.seed,
                                   round_num=round_num, batch_size=t.batch_size,
-                                  local_epochs=t.local_epochs, augment=t.augment)
+                                  local_epochs=t.local_epochs, augment=t.augment,
+                                  prior_correction=t.prior_correction,
+                                  num_classes=len(data.class_names))
         learning_rate = scheduled_learning_rate(t.client_learning_rate, round_index, t.rounds,
                                                 t.lr_schedule)
         if learning_rate != state_learning_rate:  # two TFF calls carrying the whole state

@@ -215,3 +215,43 @@ def test_new_recipe_bfloat16_cosine_smoothing_lowers_the_loss(tmp_path):
     base = config.train.client_learning_rate
     assert [r["client_learning_rate"] for r in rows] == pytest.approx([base, base / 2])
     assert 0 <= results["private_test"]["accuracy"] <= 1
+
+
+
+@pytest.mark.slow
+def test_prior_corrected_clients_lower_the_loss(tmp_path):
+    config = _smoke()
+    config.train.prior_correction = True
+    config.personalization.steps = 0
+    rows = run_face_training(config, tmp_path, log=lambda _: None)["rows"]
+    assert rows[1]["train_loss"] < rows[0]["train_loss"]
+    assert 0 <= rows[1]["train_accuracy"] <= 1
+
+
+def test_finalize_adds_the_global_label_prior_to_the_logits_bias_when_prior_corrected():
+    import dataclasses
+
+    from tff_train.face_datasets import FaceData
+    from tff_train.face_trainer import face_model_builder, finalize_global_model
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    clients = [(images[:30], np.array([0] * 20 + [3] * 10)), (images[30:], np.full(10, 6))]
+    data = FaceData(clients=clients, clients_val=clients, public_test=clients[0],
+                    private_test=clients[0], description={})
+    config = _smoke()
+    source = face_model_builder(config)()
+
+    @dataclasses.dataclass
+    class Weights:  # the part of tff.learning.models.ModelWeights the trainer uses
+        def assign_weights_to(self, model):
+            model.set_weights(source.get_weights())
+
+    bias = source.get_layer("logits").bias.numpy()
+    plain = finalize_global_model(face_model_builder(config)(), Weights(), data, config)
+    np.testing.assert_allclose(plain.get_layer("logits").bias.numpy(), bias)
+    config.train.prior_correction = True
+    corrected = finalize_global_model(face_model_builder(config)(), Weights(), data, config)
+    counts = np.array([21, 1, 1, 11, 1, 1, 11])  # add-one smoothed label counts of both clients
+    np.testing.assert_allclose(corrected.get_layer("logits").bias.numpy(),
+                               bias + np.log(counts / counts.sum()), rtol=1e-5, atol=1e-6)
