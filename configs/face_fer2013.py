@@ -41,6 +41,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.rounds = 40
     config.train.clients_per_round = 10
     config.train.local_epochs = 1
+    config.train.rounds_per_epoch = 1  # k > 1: each round 1/k of a client's epoch
     config.train.batch_size = 64
     config.train.augment = True
     config.train.client_optimizer = "adam"  # fresh state every round

@@ -32,14 +32,18 @@ def train_centralised(model_builder: Callable[[], tf.keras.Model],
                       eval_builder: Callable[[], tf.keras.Model], data: FaceData,
                       config: ml_collections.ConfigDict,
                       log: Callable[[str], None] = print) -> dict:
-    """Same model, same total passes (rounds x local_epochs), client optimizer, loss and
-    learning-rate schedule (the epochs standing for round r use round r's learning rate).
+    """Same model, same total passes (rounds x local_epochs / rounds_per_epoch), client
+    optimizer, loss and learning-rate schedule (the epochs standing for round r use round r's
+    learning rate; with k rounds per epoch, epoch e uses round e*k's).
+
+    Client prior correction is not applied: with one client holding the pooled data it is a
+    reparametrisation of the `logits` bias, undone by adding the (same) global prior back.
 
     Trains `model_builder()` and evaluates its weights in `eval_builder()` (the float32 twin).
     Returns public/private test summaries and per-epoch PublicTest accuracy.
     """
     t = config.train
-    epochs = t.rounds * t.local_epochs
+    epochs = t.rounds * t.local_epochs // t.rounds_per_epoch
     x, y = data.pooled_train()
     model = model_builder()
     optimizer = keras_optimizer(t.client_optimizer, t.client_learning_rate, t.client_momentum)
@@ -48,7 +52,8 @@ def train_centralised(model_builder: Callable[[], tf.keras.Model],
     curve, seconds = [], []
     for epoch in range(epochs):
         optimizer.learning_rate.assign(scheduled_learning_rate(
-            t.client_learning_rate, epoch // t.local_epochs, t.rounds, t.lr_schedule))
+            t.client_learning_rate, epoch * t.rounds_per_epoch // t.local_epochs, t.rounds,
+            t.lr_schedule))
         ds = make_face_dataset(x, y, batch_size=t.batch_size, seed=config.seed + 7919 * epoch,
                                augment=t.augment)
         started = time.perf_counter()
@@ -82,6 +87,6 @@ def time_local_epochs_keras(model_builder: Callable[[], tf.keras.Model],
         model.set_weights(global_weights)
         model.compile(keras_optimizer(t.client_optimizer, t.client_learning_rate,
                                       t.client_momentum),
-                      face_loss_builder(t.label_smoothing)())
+                      face_loss_builder(t.label_smoothing, t.prior_correction)())
         model.fit(ds, epochs=1, verbose=0)
     return time.perf_counter() - started

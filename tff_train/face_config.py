@@ -58,6 +58,14 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(1 <= t.clients_per_round <= num_clients, "train.clients_per_round",
              f"in [1, num_clients={num_clients}]", t.clients_per_round)
     _require(t.local_epochs >= 1, "train.local_epochs", ">= 1", t.local_epochs)
+    _require(isinstance(t.rounds_per_epoch, int) and t.rounds_per_epoch >= 1,
+             "train.rounds_per_epoch", "an int >= 1", t.rounds_per_epoch)
+    if t.rounds_per_epoch > 1:
+        _require(t.local_epochs == 1, "train.local_epochs",
+                 "1 when train.rounds_per_epoch > 1", t.local_epochs)
+        _require(t.rounds % t.rounds_per_epoch == 0, "train.rounds",
+                 f"a multiple of train.rounds_per_epoch={t.rounds_per_epoch} (whole epochs)",
+                 t.rounds)
     _require(t.batch_size >= 1, "train.batch_size", ">= 1", t.batch_size)
     _require(t.client_optimizer in OPTIMIZERS, "train.client_optimizer",
              f"one of {list(OPTIMIZERS)}", t.client_optimizer)

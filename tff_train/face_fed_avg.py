@@ -97,15 +97,32 @@ def sample_clients(num_clients: int, clients_per_round: int, seed: int, round_nu
 
 def round_datasets(clients: Sequence[tuple[np.ndarray, np.ndarray]], client_ids: np.ndarray, *,
                    seed: int, round_num: int, batch_size: int, local_epochs: int,
-                   augment: bool, prior_correction: bool = False, num_classes: int = 7
-                   ) -> list[tf.data.Dataset]:
-    """The tf.data input of each sampled client for one round (deterministic in its arguments);
-    `prior_correction` attaches each client's own log label prior to its targets."""
+                   augment: bool, prior_correction: bool = False, num_classes: int = 7,
+                   rounds_per_epoch: int = 1) -> list[tf.data.Dataset]:
+    """The tf.data input of each sampled client for one round (deterministic in its arguments).
+
+    `rounds_per_epoch` k > 1 gives each client 1/k of its data per round: rounds
+    (c*k+1 .. c*k+k) walk through one permutation of the client's examples drawn for cycle c,
+    so every k rounds are one local epoch (fewer local steps per round: less client drift).
+    `prior_correction` attaches each client's own log label prior to its targets.
+    """
+    if rounds_per_epoch < 1:
+        raise ValueError(f"rounds_per_epoch must be >= 1; got {rounds_per_epoch}")
+    cycle, part = divmod(round_num - 1, rounds_per_epoch)
     datasets = []
     for k in client_ids:
         images, labels = clients[k]
-        ds = make_face_dataset(images, labels, batch_size=batch_size, epochs=local_epochs,
-                               augment=augment, seed=round_seed(seed, round_num, int(k)))
+        if rounds_per_epoch > 1:
+            # [seed, cycle, client, 0]: a stream apart from round_seed's [seed, round, client+1]
+            order = np.random.default_rng([seed, cycle, int(k), 0]).permutation(len(images))
+            chunk = np.array_split(order, rounds_per_epoch)[part]
+            chunk = chunk if chunk.size else order[:1]  # a client smaller than k: one example
+            round_images, round_labels = images[np.sort(chunk)], labels[np.sort(chunk)]
+        else:
+            round_images, round_labels = images, labels
+        ds = make_face_dataset(round_images, round_labels, batch_size=batch_size,
+                               epochs=local_epochs, augment=augment,
+                               seed=round_seed(seed, round_num, int(k)))
         if prior_correction:
             ds = with_label_prior(ds, log_label_prior(labels, num_classes))
         datasets.append(ds)

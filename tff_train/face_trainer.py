@@ -50,6 +50,17 @@ def face_model_builder(config: ml_collections.ConfigDict, compute_dtype: str | N
                                   seed=config.seed)
 
 
+def configured_round_datasets(config: ml_collections.ConfigDict, data: FaceData,
+                              client_ids: np.ndarray, round_num: int) -> list[tf.data.Dataset]:
+    """The sampled clients' tf.data inputs of round `round_num` as `config.train` sets them."""
+    t = config.train
+    return round_datasets(data.clients, client_ids, seed=config.seed, round_num=round_num,
+                          batch_size=t.batch_size, local_epochs=t.local_epochs,
+                          augment=t.augment, prior_correction=t.prior_correction,
+                          num_classes=len(data.class_names),
+                          rounds_per_epoch=t.rounds_per_epoch)
+
+
 def calibration_samples(data: FaceData, per_client: int, seed: int) -> list[np.ndarray]:
     """Each client's BatchNorm calibration sample: `float32[n_k,48,48,1]`, n_k ≤ per_client."""
     rng = np.random.default_rng(seed)
@@ -104,11 +115,7 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
                                     round_num)
         if t.dropout_fraction:
             client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
-        datasets = round_datasets(train_data.clients, client_ids, seed=config.seed,
-                                  round_num=round_num, batch_size=t.batch_size,
-                                  local_epochs=t.local_epochs, augment=t.augment,
-                                  prior_correction=t.prior_correction,
-                                  num_classes=len(data.class_names))
+        datasets = configured_round_datasets(config, train_data, client_ids, round_num)
         learning_rate = scheduled_learning_rate(t.client_learning_rate, round_index, t.rounds,
                                                 t.lr_schedule)
         if learning_rate != state_learning_rate:  # two TFF calls carrying the whole state

@@ -95,6 +95,9 @@ def test_existing_checkpoints_need_resume(tmp_path):
     ("data.source", "imagenet", "config.data.source must be one of"),
     ("train.client_optimizer", "rmsprop", "config.train.client_optimizer must be one of"),
     ("aggregation.robust", "mode", "aggregation.robust must be"),
+    ("train.rounds_per_epoch", 0, "config.train.rounds_per_epoch must be an int >= 1; got 0"),
+    ("train.rounds_per_epoch", 3, r"config.train.rounds must be a multiple of "
+                                  r"train.rounds_per_epoch=3 \(whole epochs\); got 2"),
     ("train.dropout_fraction", 1.0, r"config.train.dropout_fraction must be in \[0, 1\)"),
     ("faults.malicious_fraction", 1.0, r"config.faults.malicious_fraction must be in \[0, 1\)"),
     ("faults.attack", "noise", r"config.faults.attack must be one of \['sign_flip', 'scale', "),
@@ -255,3 +258,15 @@ def test_finalize_adds_the_global_label_prior_to_the_logits_bias_when_prior_corr
     counts = np.array([21, 1, 1, 11, 1, 1, 11])  # add-one smoothed label counts of both clients
     np.testing.assert_allclose(corrected.get_layer("logits").bias.numpy(),
                                bias + np.log(counts / counts.sum()), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_half_epoch_rounds_lower_the_loss_and_see_half_the_examples(tmp_path):
+    config = _smoke(rounds=4)
+    config.train.rounds_per_epoch = 2
+    config.personalization.steps = 0
+    full = run_face_training(_smoke(rounds=1), tmp_path / "full", log=lambda _: None)["rows"]
+    rows = run_face_training(config, tmp_path / "half", log=lambda _: None)["rows"]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    assert rows[0]["num_examples"] + rows[1]["num_examples"] == full[0]["num_examples"]
+    assert rows[0]["num_examples"] < full[0]["num_examples"]

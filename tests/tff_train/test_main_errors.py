@@ -52,7 +52,7 @@ def test_face_main_unknown_config_key_is_one_line_with_close_matches(tmp_path):
         "mean 'train.rounds'? (keys of config.train: augment, batch_size, bn_calibration_examples, "
         "client_learning_rate, client_momentum, client_optimizer, clients_per_round, "
         "dropout_fraction, eval_every, label_smoothing, local_epochs, lr_schedule, "
-        "prior_correction, rounds, server_learning_rate, "
+        "prior_correction, rounds, rounds_per_epoch, server_learning_rate, "
         "server_momentum, server_optimizer)"]
     assert not list(tmp_path.iterdir())
 
