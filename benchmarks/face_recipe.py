@@ -63,6 +63,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     # Against label skew: balanced softmax on each client's prior; fewer local steps per round.
     "stem32_prior_correction": {"train.prior_correction": True},
     "stem32_half_epoch_rounds": {"train.rounds_per_epoch": 2},
+    "stem32_prior_correction_half_epoch": {"train.prior_correction": True,
+                                           "train.rounds_per_epoch": 2},
     "stem32_client_sgdm": {"train.client_optimizer": "sgdm", "train.client_learning_rate": 0.03},
 }
 
