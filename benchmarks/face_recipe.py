@@ -65,6 +65,14 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stem32_half_epoch_rounds": {"train.rounds_per_epoch": 2},
     "stem32_prior_correction_half_epoch": {"train.prior_correction": True,
                                            "train.rounds_per_epoch": 2},
+    # FedAvg of K clients is like K-times-larger batches: larger server / client steps.
+    "stem32_server_lr3": {"train.server_learning_rate": 3.0},
+    "stem32_prior_correction_server_lr2": {"train.prior_correction": True,
+                                           "train.server_learning_rate": 2.0},
+    "stem32_prior_correction_server_lr3": {"train.prior_correction": True,
+                                           "train.server_learning_rate": 3.0},
+    "stem32_prior_correction_client_lr4e-3": {"train.prior_correction": True,
+                                              "train.client_learning_rate": 0.004},
     "stem32_client_sgdm": {"train.client_optimizer": "sgdm", "train.client_learning_rate": 0.03},
 }
 
