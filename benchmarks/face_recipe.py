@@ -24,6 +24,7 @@ from tflite_edge.cli_output import quiet_unless_verbose
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
     quiet_unless_verbose(sys.argv)
 
+import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -165,6 +166,14 @@ def federated_entry(config: ml_collections.ConfigDict, data: FaceData, workdir: 
     return entry
 
 
+def write_partial(result: dict, out: str | None) -> None:
+    """Writes the variants finished so far to `out` (marked partial): a stopped run keeps them."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps({**result, "partial": True}, indent=2, default=float)
+                             + "\n")
+
+
 def main(argv: Sequence[str]) -> None:
     del argv
     import_tff()
@@ -205,6 +214,7 @@ def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str
                 print(f"{name}: federated public_test="
                       f"{entry['federated_public_test_accuracy']:.4f} "
                       f"curve={entry['federated_public_test_curve']}", flush=True)
+                write_partial(result, out)
                 continue
             central = train_centralised(face_model_builder(config),
                                         face_model_builder(config, "float32"), data, config,
@@ -222,6 +232,7 @@ def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str
                 entry.update(federated_entry(config, data, workdir / name,
                                              entry["public_test_accuracy"]))
             result["variants"][name] = entry
+            write_partial(result, out)
             print(f"{name}: public_test={entry['public_test_accuracy']:.4f} "
                   f"epoch={entry['epoch_seconds_median']:.0f}s "
                   f"int8 p50 {entry['int8_p50_ms']:.2f} ms = "

@@ -32,3 +32,16 @@ def test_fer_inputs_resize_and_scale_to_minus_one_one():
     np.testing.assert_allclose(x[1], 1.0)
     with pytest.raises(ValueError, match=r"images must be uint8\[N,H,W\]; got float64"):
         fer_inputs(images.astype(float), 64, 64)
+
+
+def test_partial_results_are_written_and_marked(tmp_path):
+    import json
+
+    from benchmarks.face_recipe import write_partial
+
+    out = tmp_path / "sub" / "recipe.json"
+    write_partial({"variants": {"stem32": {"federated_public_test_accuracy": 0.5}}}, str(out))
+    written = json.loads(out.read_text())
+    assert written["partial"] is True
+    assert written["variants"]["stem32"]["federated_public_test_accuracy"] == 0.5
+    write_partial({"variants": {}}, None)  # no --out: nothing to write, no error
