@@ -49,10 +49,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.lr_schedule = "cosine"  # client learning rate across rounds: constant | cosine
     config.train.label_smoothing = 0.0
     # Balanced softmax against each client's own label prior (tff_train/face_loss.py).
-    config.train.prior_correction = False
+    config.train.prior_correction = True
     config.train.client_momentum = 0.9
     config.train.server_optimizer = "sgd"  # "sgd" (= FedAvg), "sgdm" or "adam" (= FedAdam)
-    config.train.server_learning_rate = 1.0
+    # > 1: the mean of 10 clients' deltas moves like one step of a 10x larger batch.
+    config.train.server_learning_rate = 2.0
     config.train.server_momentum = 0.9
     config.train.eval_every = 4  # PublicTest evaluation every k rounds (BN recalibration + eval)
     config.train.bn_calibration_examples = 256  # per client, for BatchNorm statistics
