@@ -87,7 +87,8 @@ def test_bad_num_clients_is_named():
 
 @pytest.mark.parametrize("attack_fraction", [0.0, 0.25])  # plain FedAvg and the attack builder
 def test_client_learning_rate_set_on_the_state_drives_local_training(attack_fraction):
-    config = _config(faults__malicious_fraction=attack_fraction)
+    config = _config(faults__malicious_fraction=attack_fraction,
+                     train__prior_correction=False)  # plain int32 labels below
     setup = build_face_process(config, face_model_builder(config), num_clients=4)
     rng = np.random.default_rng(0)
     ds = tf.data.Dataset.from_tensor_slices((

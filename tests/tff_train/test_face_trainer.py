@@ -243,6 +243,7 @@ def test_finalize_adds_the_global_label_prior_to_the_logits_bias_when_prior_corr
     data = FaceData(clients=clients, clients_val=clients, public_test=clients[0],
                     private_test=clients[0], description={})
     config = _smoke()
+    config.train.prior_correction = False
     source = face_model_builder(config)()
 
     @dataclasses.dataclass
