@@ -123,4 +123,4 @@ def with_label_prior(dataset: tf.data.Dataset, log_prior: np.ndarray) -> tf.data
         tiled = tf.tile(prior, [tf.shape(y)[0], 1])
         return x, tf.concat([tf.cast(y, tf.float32)[:, tf.newaxis], tiled], axis=1)
 
-    return dataset.map(_attach, deterministic=True)
+    return dataset.map(_attach)
