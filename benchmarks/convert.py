@@ -32,6 +32,7 @@ from benchmarks.tflite_latency import measure_in_subprocess
 from converters.face_to_tflite import VARIANTS, convert_face_model
 from converters.forest_to_tflite import forest_to_tflite, latency_per_row, tflite_row_predictor
 from converters.tflite_inspection import edgetpu_readiness
+from emocore.face_preprocessing import scale_pixels
 from emodata.fer2013 import load_fer2013
 from emodata.wesad import load_wesad_features
 from tff_train.face_datasets import fer2013_path
@@ -61,7 +62,7 @@ def face_variants(model: tf.keras.Model, train: np.ndarray, public: tuple, priva
                   workdir: Path, calibration_samples: int) -> dict:
     """Size, accuracy, Keras agreement and latency of the float32/dynamic/int8 conversions."""
     def to_input(images: np.ndarray) -> np.ndarray:
-        return images[..., None].astype(np.float32) / 255.0
+        return scale_pixels(images[..., None])
 
     keras_private = model.predict(to_input(private[0]), batch_size=256, verbose=0).argmax(1)
     keras_public = model.predict(to_input(public[0]), batch_size=256, verbose=0).argmax(1)

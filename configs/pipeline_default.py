@@ -30,7 +30,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.physio.model = "federated_rf"  # the federated forest shipped in the bundle
     # Per-driver z-scored features (tff_train.physio_datasets.normalise_per_group): drivers'
     # baselines differ more than the states move them. The edge calibrates the unseen driver
-    # from one of its earlier, unlabelled drives (tflite_edge.physio_stream.DriverBaseline).
+    # from one of its earlier, unlabelled drives (emocore.calibration.DriverBaseline).
     config.physio.normalisation = "zscore"  # none | zscore
     config.fusion = ml_collections.ConfigDict()
     # learned_weights: a linear pool fitted on the edge replay of the validation driver (seen

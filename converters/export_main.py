@@ -31,11 +31,11 @@ from absl import app, flags
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
+from emocore.face_preprocessing import scale_pixels
+from emocore.fusion import FusionConfig
+from emocore.physio import DEFAULT_CONFIG, PhysioSpec
 from tff_train.tree_ensemble import TreeEnsemble
 from tflite_edge.cli import run_main
-from tflite_edge.fusion import FusionConfig
-from tflite_edge.physio_features import DEFAULT_CONFIG
-from tflite_edge.physio_stream import PhysioSpec
 
 if __name__ == "__main__":
     flags.DEFINE_string("face_model", None, "Keras face model (.keras).", required=True)
@@ -65,7 +65,7 @@ def calibration_faces(source: str, data_root: str, count: int, seed: int = 0) ->
         images = face_dataset(generate_cohort(4, seed=seed)).images
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), min(count, len(images)), replace=False)
-    return images[pick][..., None].astype(np.float32) / 255.0
+    return scale_pixels(images[pick][..., None])
 
 
 def physio_spec(path: str | None, num_features: int) -> PhysioSpec:

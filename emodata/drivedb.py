@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocore.label_spaces import DRIVEDB3
 from emodata.errors import (
     BadRowPolicy,
     DataFormatError,
@@ -69,7 +70,6 @@ from emodata.errors import (
     log_skipped,
     require_exists,
 )
-from emodata.label_spaces import DRIVEDB3
 
 logger = logging.getLogger(__name__)
 

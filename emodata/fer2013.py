@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from emocore.label_spaces import FER7
 from emodata.errors import (
     BadRowPolicy,
     DataFormatError,
@@ -44,7 +45,6 @@ from emodata.errors import (
     log_skipped,
     require_exists,
 )
-from emodata.label_spaces import FER7
 
 logger = logging.getLogger(__name__)
 

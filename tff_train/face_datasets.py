@@ -14,8 +14,8 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from emocore.label_spaces import FER7
 from emodata.fer2013 import load_fer2013
-from emodata.label_spaces import FER7
 from emodata.partitioning import ClientPartition, dirichlet_partition, group_partition
 from emodata.synthetic_cohort import CohortConfig, face_dataset, generate_cohort
 

@@ -5,7 +5,7 @@ Tasks (`TASKS`), each a `PhysioTask` of `features float32[N,F]` (NaN = missing s
 time order):
   * `wesad3` / `wesad_binary`: the 46 WESAD per-window features as given (`load_wesad_features`),
     labels WESAD3 or WESAD_BINARY (stress vs amusement + baseline); one group per subject `S<k>`.
-  * `drivedb3`: drivedb drives through the shared edge extractor (`tflite_edge.physio_features`,
+  * `drivedb3`: drivedb drives through the shared edge extractor (`emocore.physio`,
     window/stride from the PhysioFeatureConfig, 60 s / 5 s by default). Signals: `HR(bpm)` as the
     cardiac source; EDA = hand GSR when the drive has it, else foot GSR (drive02 and drive13 have
     no hand GSR; hand is the usual site of Healey & Picard's analysis, so one site per drive keeps
@@ -35,8 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emodata.drivedb import Drive, label_drive, load_drivedb, sample_labels
-from emodata.label_spaces import (
+from emocore.label_spaces import (
     DRIVEDB3,
     DRIVER_STATE3,
     WESAD3,
@@ -44,16 +43,17 @@ from emodata.label_spaces import (
     LabelSpace,
     map_labels,
 )
-from emodata.partitioning import group_partition
-from emodata.synthetic_cohort import CohortConfig, generate_cohort, physio_dataset
-from emodata.wesad import load_wesad_features
-from tflite_edge.physio_features import (
+from emocore.physio import (
     PhysioFeatureConfig,
     Signal,
     extract_recording,
     feature_names,
     window_num_samples,
 )
+from emodata.drivedb import Drive, label_drive, load_drivedb, sample_labels
+from emodata.partitioning import group_partition
+from emodata.synthetic_cohort import CohortConfig, generate_cohort, physio_dataset
+from emodata.wesad import load_wesad_features
 
 TASKS: tuple[str, ...] = ("wesad3", "wesad_binary", "drivedb3", "synthetic")
 NORMALISATIONS: tuple[str, ...] = ("none", "zscore", "rank")

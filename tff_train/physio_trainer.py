@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
+from emocore.physio import PhysioFeatureConfig
 from emodata.synthetic_cohort import CohortConfig
 from tff_train import workdir_io
 from tff_train.classification_metrics import summarize
@@ -53,7 +54,6 @@ from tff_train.physio_datasets import (
 )
 from tff_train.tree_ensemble import TreeEnsemble
 from tff_train.tree_extraction import from_tfdf
-from tflite_edge.physio_features import PhysioFeatureConfig
 
 MODELS: tuple[str, ...] = (
     "federated_rf", "federated_gbt", "centralised_rf", "centralised_gbt", "sklearn_rf")

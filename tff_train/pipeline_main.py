@@ -31,12 +31,17 @@ import ml_collections
 import numpy as np
 from absl import app, flags
 
-# TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
 from configs import face_smoke, physio_smoke
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
-from emodata.label_spaces import DRIVER_STATE3
+from emocore.calibration import DriverBaseline
+
+# TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
+from emocore.face_preprocessing import scale_pixels
+from emocore.fusion import FusionConfig, LearnedWeights
+from emocore.label_spaces import DRIVER_STATE3
+from emocore.physio import PhysioFeatureConfig, PhysioSpec, extract_recording, feature_names
 from emodata.synthetic_cohort import (
     CohortConfig,
     SyntheticCohort,
@@ -47,15 +52,13 @@ from emodata.synthetic_cohort import (
 )
 from tff_train import workdir_io, worker_flags
 from tff_train.face_trainer import run_face_training
+from tff_train.fusion_weights import fit_learned_weights
 from tff_train.physio_trainer import feature_config, run_physio_training
 from tff_train.tff_runtime import shutdown_tff_workers
 from tff_train.tree_ensemble import TreeEnsemble
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
 from tflite_edge.cli import define_config_file, run_main
-from tflite_edge.fusion import FusionConfig, LearnedWeights, fit_learned_weights
-from tflite_edge.physio_features import PhysioFeatureConfig, extract_recording, feature_names
-from tflite_edge.physio_stream import DriverBaseline, PhysioSpec
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
@@ -145,7 +148,7 @@ def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: Synth
     if models is None:
         face_model = tf.keras.models.load_model(workdir / "face" / "face_model.keras")
         faces = face_dataset(cohort)
-        calibration = faces.images[..., None].astype(np.float32) / 255.0
+        calibration = scale_pixels(faces.images[..., None])
         forest = TreeEnsemble.load(workdir / "physio" / f"{config.physio.model}.npz")
         models = {"face": {"int8": convert_face_model(face_model, "int8",
                                                       calibration_images=calibration,

@@ -40,20 +40,20 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from tflite_edge.bundle import load_bundle
-from tflite_edge.face_detection import DetectorConfig, FaceDetector, check_frame, is_face_crop
-from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
-from tflite_edge.physio_stream import (
+from emocore.calibration import DriverBaseline
+from emocore.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
+from emocore.physio import (
     PRECOMPUTED,
     RAW_SIGNALS,
     SIGNAL_NAMES,
-    DriverBaseline,
     PhysioSpec,
-    PhysioStream,
     missing_signal_features,
     signals_needed,
 )
+from tflite_edge.bundle import load_bundle
+from tflite_edge.face_detection import DetectorConfig, FaceDetector, check_frame, is_face_crop
+from tflite_edge.face_pipeline import FacePipeline
+from tflite_edge.physio_stream import PhysioStream
 from tflite_edge.sources import (
     CORRUPT_FRAME,
     FEATURES,
@@ -353,7 +353,7 @@ class RealtimeLoop:
         self._labels[result.label] += 1
         fused = {"label": result.label,
                  "probs": None if result.probs is None else _floats(result.probs),
-                 "used": list(result.used), "excluded": dict(result.excluded)}
+                 "used": list(result.used), "excluded": result.reasons}
         line: dict[str, Any] = {"t": round(t, _DECIMALS), "trigger": trigger}
         for modality in modalities:
             line[modality] = self._views.get(modality)
@@ -513,7 +513,7 @@ def run_harness(
     """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
 
     `physio_baseline`: the driver's calibration for a physio model trained on per-driver
-    normalised features (see `tflite_edge.physio_stream.DriverBaseline`).
+    normalised features (see `emocore.calibration.DriverBaseline`).
 
     `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
     verification raises ValueError; a delegate that cannot be loaded FileNotFoundError. A

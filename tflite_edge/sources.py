@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from tflite_edge.physio_features import SIGNAL_KINDS, Signal
+from emocore.physio import SIGNAL_KINDS, Signal
 
 if TYPE_CHECKING:
     from emodata.drivedb import Drive
@@ -55,7 +55,7 @@ FRAME_READ_FAILURE = "frame_read_failure"
 CORRUPT_FRAME = "corrupt_frame"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff")
 FRAME_SUFFIXES = (*IMAGE_SUFFIXES, ".npy")
-# drivedb channel -> physio_features signal kind; for eda the first channel present wins.
+# drivedb channel -> emocore.physio signal kind; for eda the first channel present wins.
 DRIVEDB_SIGNALS: dict[str, tuple[str, ...]] = {
     "ecg": ("ecg",), "hr": ("hr",), "eda": ("hand_gsr", "foot_gsr"), "resp": ("resp",),
 }  # fmt: skip

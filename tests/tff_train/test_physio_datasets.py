@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emocore.label_spaces import DRIVEDB3, WESAD_BINARY
+from emocore.physio import PhysioFeatureConfig, feature_names
 from emodata.drivedb import Drive, label_drive, read_drive, sample_labels
-from emodata.label_spaces import DRIVEDB3, WESAD_BINARY
 from emodata.synthetic_cohort import CohortConfig
 from tests.emodata.test_drivedb import protocol_columns, write_drive
 from tests.emodata.test_wesad import write_subject
 from tff_train import physio_datasets as pd_
-from tflite_edge.physio_features import PhysioFeatureConfig, feature_names
 
 WINDOWS = PhysioFeatureConfig(window_s=60.0, stride_s=60.0)
 
@@ -202,7 +202,7 @@ def test_physio_task_validates_shapes():
 
 def test_zscore_normalisation_is_what_the_edge_driver_baseline_applies():
     """Training (normalise_per_group) and the head unit (DriverBaseline) normalise alike."""
-    from tflite_edge.physio_stream import DriverBaseline
+    from emocore.calibration import DriverBaseline
 
     rng = np.random.default_rng(1)
     x = rng.normal(loc=5.0, scale=3.0, size=(40, 3)).astype(np.float32)

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
+from emocore.fusion import FusionConfig, FusionEngine
+from emocore.physio import PRECOMPUTED, PhysioFeatureConfig, PhysioSpec
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tests.tflite_edge.test_face_pipeline import write_tiny_bundle
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.fusion import FusionConfig, FusionEngine
-from tflite_edge.physio_features import PhysioFeatureConfig
-from tflite_edge.physio_stream import PRECOMPUTED, PhysioSpec, PhysioStream
+from tflite_edge.physio_stream import PhysioStream
 from tflite_edge.realtime import (
     LoopConfig,
     RealtimeLoop,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emocore.physio import Signal
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tests.emodata.test_drivedb import write_drive
-from tflite_edge.physio_features import Signal
 from tflite_edge.sources import (
     CORRUPT_FRAME,
     FEATURES,

@@ -1,0 +1,23 @@
+"""Skin-temperature window features (`FEATURE_GROUPS["temp"]`).
+
+Temperature: temp_mean = mean(valid), temp_slope_per_min = slope(t, temp) over valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emocore.physio import signal_math as sm
+from emocore.physio.config import PhysioFeatureConfig
+
+
+def temp_features(
+    window: tuple[np.ndarray, float, int] | None, config: PhysioFeatureConfig
+) -> np.ndarray:
+    """`float64[2]` temp features of `window` = (values, fs, n) (NaN when missing)."""
+    ok = sm.valid_window(window, config)
+    if ok is None:
+        return sm.nan_features("temp")
+    x, valid, fs = ok
+    t_min = np.arange(x.shape[0]) / (60.0 * fs)
+    return np.array([sm.mean(x[valid]), sm.slope(t_min[valid], x[valid])])
