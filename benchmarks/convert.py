@@ -33,10 +33,9 @@ from converters.face_to_tflite import VARIANTS, convert_face_model
 from converters.forest_to_tflite import forest_to_tflite, latency_per_row, tflite_row_predictor
 from converters.tflite_inspection import edgetpu_readiness
 from emocore.face_preprocessing import scale_pixels
-from emodata.fer2013 import load_fer2013
+from emodata.fer2013 import fer2013_path, load_fer2013
 from emodata.wesad import load_wesad_features
-from tff_train.face_datasets import fer2013_path
-from tff_train.tree_extraction import from_sklearn, from_tfdf
+from forests.extraction import from_sklearn, from_tfdf
 from tflite_edge.interpreter import TFLiteModel
 
 if __name__ == "__main__":

@@ -46,10 +46,9 @@ from emocore.fusion import (
     to_driver_state,
 )
 from emocore.label_spaces import DRIVER_STATE3, map_labels
-from emodata.fer2013 import load_fer2013
+from emodata.fer2013 import fer2013_path, load_fer2013
 from emodata.partitioning import group_partition
 from emodata.wesad import load_wesad_features
-from tff_train.face_datasets import fer2013_path
 from tff_train.federated_forest import ForestConfig, train_federated_forest
 from tff_train.fusion_weights import fit_learned_weights
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers

@@ -61,7 +61,7 @@ FLAGS = flags.FLAGS
 def load_pool(data_root: str, synthetic_drivers: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """(uint8[N,48,48] images, int labels, description): FER2013 train or the synthetic cohort."""
     if data_root:
-        from tff_train.face_datasets import fer2013_path  # noqa: PLC0415
+        from emodata.fer2013 import fer2013_path
 
         with contextlib.suppress(FileNotFoundError):
             from emodata.fer2013 import load_fer2013  # noqa: PLC0415

@@ -34,7 +34,7 @@ from converters.forest_to_tflite import forest_to_tflite
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import FusionConfig
 from emocore.physio import DEFAULT_CONFIG, PhysioSpec
-from tff_train.tree_ensemble import TreeEnsemble
+from forests.ensemble import TreeEnsemble
 from tflite_edge.cli import run_main
 
 if __name__ == "__main__":
@@ -55,8 +55,7 @@ FLAGS = flags.FLAGS
 def calibration_faces(source: str, data_root: str, count: int, seed: int = 0) -> np.ndarray:
     """`float32[N,48,48,1]` in [0,1] training faces for int8 calibration."""
     if source == "fer2013":
-        from emodata.fer2013 import load_fer2013
-        from tff_train.face_datasets import fer2013_path
+        from emodata.fer2013 import fer2013_path, load_fer2013
 
         images = load_fer2013(fer2013_path(data_root), split="train").images
     else:

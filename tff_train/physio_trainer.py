@@ -33,6 +33,8 @@ import tensorflow as tf
 
 from emocore.physio import PhysioFeatureConfig
 from emodata.synthetic_cohort import CohortConfig
+from forests.ensemble import TreeEnsemble
+from forests.extraction import from_tfdf
 from tff_train import workdir_io
 from tff_train.classification_metrics import summarize
 from tff_train.federated_forest import (
@@ -52,8 +54,6 @@ from tff_train.physio_datasets import (
     load_task,
     normalise_per_group,
 )
-from tff_train.tree_ensemble import TreeEnsemble
-from tff_train.tree_extraction import from_tfdf
 
 MODELS: tuple[str, ...] = (
     "federated_rf", "federated_gbt", "centralised_rf", "centralised_gbt", "sklearn_rf")

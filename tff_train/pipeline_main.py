@@ -50,12 +50,12 @@ from emodata.synthetic_cohort import (
     face_dataset,
     generate_cohort,
 )
+from forests.ensemble import TreeEnsemble
 from tff_train import workdir_io, worker_flags
 from tff_train.face_trainer import run_face_training
 from tff_train.fusion_weights import fit_learned_weights
 from tff_train.physio_trainer import feature_config, run_physio_training
 from tff_train.tff_runtime import shutdown_tff_workers
-from tff_train.tree_ensemble import TreeEnsemble
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
 from tflite_edge.cli import define_config_file, run_main

@@ -16,8 +16,8 @@ from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emocore.fusion import FusionConfig
 from emocore.physio import PhysioFeatureConfig, PhysioSpec, feature_names
+from forests.extraction import from_sklearn
 from tff_train.face_model import build_face_cnn
-from tff_train.tree_extraction import from_sklearn
 
 PHYSIO_CONFIG = PhysioFeatureConfig()
 FUSION_CONFIG = FusionConfig(max_age_s=1.5, min_quality=0.3)

@@ -13,9 +13,9 @@ import pytest
 
 from configs import physio_drivedb, physio_smoke, physio_wesad
 from emocore.physio import feature_names
-from tests.tff_train.test_tree_ensemble import random_ensemble
+from forests.ensemble import TreeEnsemble
+from tests.forests.test_ensemble import random_ensemble
 from tff_train import physio_trainer as pt
-from tff_train.tree_ensemble import TreeEnsemble
 
 pytest.importorskip("tensorflow_decision_forests")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

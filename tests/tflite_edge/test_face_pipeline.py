@@ -32,8 +32,8 @@ def tiny_models() -> dict[str, object]:
 
     from converters.face_to_tflite import convert_face_model
     from converters.forest_to_tflite import forest_to_tflite
+    from forests.extraction import from_sklearn
     from tff_train.face_model import build_face_cnn
-    from tff_train.tree_extraction import from_sklearn
 
     rng = np.random.default_rng(0)
     keras_model = build_face_cnn(width=4, depth=2, dense_units=8)
