@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -31,11 +31,11 @@ from absl import app, flags
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
+from emocore.cli import run_main
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import FusionConfig
 from emocore.physio import DEFAULT_CONFIG, PhysioSpec
 from forests.ensemble import TreeEnsemble
-from tflite_edge.cli import run_main
 
 if __name__ == "__main__":
     flags.DEFINE_string("face_model", None, "Keras face model (.keras).", required=True)

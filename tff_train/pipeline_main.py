@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -36,6 +36,7 @@ from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emocore.calibration import DriverBaseline
+from emocore.cli import define_config_file, run_main
 
 # TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
 from emocore.face_preprocessing import scale_pixels
@@ -58,7 +59,6 @@ from tff_train.physio_trainer import feature_config, run_physio_training
 from tff_train.tff_runtime import shutdown_tff_workers
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
-from tflite_edge.cli import define_config_file, run_main
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 

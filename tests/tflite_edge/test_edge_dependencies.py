@@ -28,7 +28,7 @@ DISTRIBUTIONS = {"numpy": "numpy", "tflite_runtime": "tflite-runtime", "absl": "
 OPTIONAL = {
     "cv2": "edge-camera",  # camera, video files, the Haar face detector
     "ai_edge_litert": None,  # alternative TFLite runtime, tried before tflite_runtime
-    "ml_collections": None,  # tflite_edge.cli: config flags exist in the trainers only
+    "ml_collections": None,  # emocore.cli: config flags exist in the trainers only
 }
 
 

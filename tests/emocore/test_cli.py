@@ -1,4 +1,4 @@
-"""Tests for tflite_edge.cli: one-line errors and exit codes shared by the entry points."""
+"""Tests for emocore.cli: one-line errors and exit codes shared by the entry points."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ml_collections import ConfigDict
 
-from tflite_edge.cli import (
+from emocore.cli import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     check_output_path,
@@ -25,7 +25,7 @@ _ENTRY_POINT = textwrap.dedent(
     """
     import sys
     from absl import flags
-    from tflite_edge.cli import define_config_file, run_main
+    from emocore.cli import define_config_file, run_main
 
     sys.argv[0] = "tiny_main"
     _CONFIG = define_config_file("config", "configs/face_smoke.py", "config")

@@ -16,7 +16,7 @@ Set the environment variable FEDMULTIEMO_TRACEBACK=1 to get the traceback of use
 `check_output_path(path, flag)` refuses an output file that cannot be created (its parent is a
 file, or it is a folder) before any work is done.
 
-The module lives in `tflite_edge` because the edge is the smallest install (absl + numpy, no
+The module lives in `emocore` because the core is the smallest install (absl + numpy, no
 TensorFlow) and every entry point (trainers, converters, harness, Android export) can import it.
 """
 
