@@ -27,7 +27,7 @@ from tests.tflite_edge.test_face_pipeline import tiny_models
 from tff_train.physio_trainer import feature_config
 
 REPO = Path(__file__).resolve().parents[2]
-MAIN_JOB_FEATURES = feature_config(physio_smoke.get_config())  # what pipeline_main bundles
+MAIN_JOB_FEATURES = feature_config(physio_smoke.get_config())  # what pipeline.main bundles
 
 
 def test_the_main_job_uses_a_short_window():

@@ -87,7 +87,7 @@ def test_native_output_filter_drops_only_the_noise_and_keeps_partial_lines():
 
 
 def test_library_modules_do_not_quiet_anything_on_import():
-    code = ("import os, logging; import tff_train.pipeline_main, tflite_edge.harness_main; "
+    code = ("import os, logging; import pipeline.main, tflite_edge.harness_main; "
             "from emocore import cli_output; "
             "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '3', "
             "logging.getLogger('tensorflow').level >= logging.ERROR, cli_output._STATE)")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from configs import pipeline_default
-from tff_train.pipeline_main import run_pipeline
+from pipeline.job import run_pipeline
 
 
 def test_pipeline_writes_the_cohort_summary(tmp_path, capsys):

@@ -1,7 +1,6 @@
-"""The README main job: synthetic cohort → federated face CNN + federated forest → bundle → edge.
+"""The README main job's stages: synthetic cohort → federated face CNN + federated forest → bundle
+→ edge replay (the entry point is `pipeline.main`).
 
-`python -m tff_train.pipeline_main --workdir=runs/default [--config=configs/pipeline_default.py]`
-(`--local_workers=N` / `--workers=HOST:PORT,...`: TFF computations on worker processes)
 Everything runs on data the project generates itself (no downloads). Stages:
   cohort  generate the deterministic in-vehicle cohort and print its summary;
   train   FedAvg face CNN (one client per driver) and a federated random forest on
@@ -13,32 +12,19 @@ Everything runs on data the project generates itself (no downloads). Stages:
 
 from __future__ import annotations
 
-import sys
-
-from emocore.cli_output import quiet_unless_verbose
-
-# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
-if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
-    quiet_unless_verbose(sys.argv)
-
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import ml_collections
 import numpy as np
-from absl import app, flags
 
 from configs import face_smoke, physio_smoke
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emocore.calibration import DriverBaseline
-from emocore.cli import define_config_file, run_main
-
-# TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import FusionConfig, LearnedWeights
 from emocore.label_spaces import DRIVER_STATE3
@@ -52,24 +38,15 @@ from emodata.synthetic_cohort import (
     generate_cohort,
 )
 from forests.ensemble import TreeEnsemble
-from tff_train import workdir_io, worker_flags
+from pipeline.report import results_table
+from tff_train import workdir_io
 from tff_train.face_trainer import run_face_training
 from tff_train.fusion_weights import fit_learned_weights
 from tff_train.physio_trainer import feature_config, run_physio_training
-from tff_train.tff_runtime import shutdown_tff_workers
-from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
-from tff_train.worker_session import worker_session
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
 STAGES = ("cohort", "train", "bundle", "replay")
-
-_CONFIG = define_config_file("config", "configs/pipeline_default.py",
-                             "Pipeline config file (get_config()).")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Output directory.")
-define_worker_flags()
-flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --helpfull
-
 
 def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     stages = tuple(s.strip() for s in config.stages.split(",") if s.strip())
@@ -242,71 +219,6 @@ def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDri
             "episode_s": [unseen.episodes[k].duration_s for k in range(config.replay.episodes)]}
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
-
-
-def results_table(summary: dict, workdir: Path) -> str:
-    """The readable end-of-run table: stages with their times and results, the unseen driver's
-    per-modality and fused accuracy, edge latencies and where the outputs are."""
-    timings = summary["timings"]
-    cohort = summary["cohort"]
-    faces = sum(cohort["faces_per_class"].values())
-    rows: list[tuple[str, str, str]] = [
-        ("cohort", _duration(timings["cohort_s"]),
-         f"{cohort['drivers']} synthetic drivers (+1 unseen test driver), {faces} faces, "
-         f"{cohort['episodes']} episodes")]
-    if "face" in summary:
-        face, physio = summary["face"], summary["physio"]
-        rows.append(("train", _duration(timings["train_s"]),
-                     f"face CNN, FedAvg {face['rounds']} rounds, {face['clients']} driver clients: "
-                     f"validation driver {_fmt(face['validation_driver_accuracy'])}, test driver "
-                     f"{_fmt(face['test_driver_accuracy'])} (7 expressions)"))
-        rows.append(("", "", f"physio federated forest, {physio['clients']} driver clients: "
-                             f"held-out drivers {_fmt(physio['held_out_accuracy'])} "
-                             f"(3 states, normalisation {physio['normalisation']})"))
-    if "bundle" in summary:
-        fusion = summary.get("fusion_weights")
-        fitted = ""
-        if fusion is not None:
-            w = dict(zip(fusion["modalities"], fusion["weights"], strict=True))
-            fitted = (f"; fusion weights face {w['face'][0]:.2f} / physio {w['physio'][0]:.2f} "
-                      f"fitted on validation driver {fusion['fitted_on_driver']}")
-        rows.append(("bundle", _duration(timings["bundle_s"]),
-                     "int8 face CNN + builtin-op forest + fusion/feature configs" + fitted))
-    if "replay" in summary:
-        replayed = summary["replay"]
-        seconds = sum(replayed["episode_s"])
-        rows.append(("replay", _duration(timings["replay_s"]),
-                     f"tflite-runtime harness, driver {replayed['driver']} (seen by no "
-                     f"trainer), {seconds / 60:.1f} min of drive"))
-    rows.append(("total", _duration(sum(timings.values())), ""))
-    width = max(len(r[0]) for r in rows)
-    lines = ["", "[pipeline] results", f"  {'stage':<{width}}  {'time':>12}  result"]
-    lines += [f"  {a:<{width}}  {b:>12}  {c}".rstrip() for a, b, c in rows]
-    if "replay" in summary:
-        acc = summary["replay"]["accuracy"][0]
-        harness = summary["replay"]["harness"][0]
-        lines += ["", "  unseen driver, driver state (neutral/positive/negative; chance ~0.33):",
-                  f"    {'modality':<8}  {'accuracy':>8}  decisions"]
-        for name in ("face", "physio", "fused"):
-            lines.append(f"    {name:<8}  {_fmt(acc[name]):>8}  {acc[name + '_decisions']}")
-        latency = harness.get("latency_ms", {})
-        stages = [(k, v) for k, v in latency.items() if v.get("count")]
-        lines += ["", "  edge latency per call (ms):  " + ", ".join(
-            f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f}" for k, v in stages
-            if k != "event")]
-        lines.append(f"  peak RSS {harness.get('peak_rss_mb')} MB (this process also trained "
-                     "the models; benchmarks.edge_latency measures the edge alone)")
-    lines.append(f"  outputs  {workdir.resolve()}  (summary.json, face/learning_curve.png, "
-                 "bundle/, replay_episode*.jsonl)")
-    return "\n".join(lines)
-
-
 def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     """Runs the configured stages; writes `summary.json` and prints the results table."""
     validate_pipeline_config(config)
@@ -362,18 +274,3 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
     workdir_io.write_json(workdir / "summary.json", summary)
     print(results_table(summary, workdir))
     return summary
-
-
-def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    validate_pipeline_config(_CONFIG.value)  # before any worker is started
-    try:
-        with worker_session(**worker_session_kwargs()):
-            run_pipeline(_CONFIG.value, _WORKDIR.value)
-    finally:
-        shutdown_tff_workers()
-
-
-if __name__ == "__main__":
-    run_main(main)
