@@ -50,6 +50,7 @@ from emocore.physio import (
     feature_names,
     window_num_samples,
 )
+from emodata import drivedb
 from emodata.drivedb import Drive, label_drive, load_drivedb, sample_labels
 from emodata.partitioning import group_partition
 from emodata.synthetic_cohort import CohortConfig, generate_cohort, physio_dataset
@@ -57,8 +58,6 @@ from emodata.wesad import load_wesad_features
 
 TASKS: tuple[str, ...] = ("wesad3", "wesad_binary", "drivedb3", "synthetic")
 NORMALISATIONS: tuple[str, ...] = ("none", "zscore", "rank")
-# EDA channels of a drive, in order of preference.
-EDA_CHANNELS: tuple[str, ...] = ("hand_gsr", "foot_gsr")
 
 ClientDataset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -140,10 +139,9 @@ def load_wesad_task(root: str | os.PathLike[str], *, binary: bool = False) -> Ph
 
 # ------------------------------------------------------------------------------ drivedb
 def drive_signals(drive: Drive) -> tuple[dict[str, Signal], str]:
-    """The extractor inputs of one drive and the EDA channel used ('none' when absent).
-
-    hr <- `HR(bpm)`, eda <- hand GSR else foot GSR, resp <- `RESP(mV)`; all at the drive's
-    measured sample rate. Channels a drive lacks are left out (their features become NaN).
+    """The extractor inputs of one drive (`emodata.drivedb.drive_signals`: hr, eda = hand GSR
+    else foot GSR, resp; at the drive's measured sample rate) and the EDA channel used ('none'
+    when absent). Channels a drive lacks are left out (their features become NaN).
     """
     if not isinstance(drive, Drive):
         raise ValueError(f"drive must be an emodata.drivedb.Drive; got {type(drive).__name__}")
@@ -151,14 +149,7 @@ def drive_signals(drive: Drive) -> tuple[dict[str, Signal], str]:
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"drive {drive.name!r} must hold >= 2 samples to measure its rate; "
                          f"got {len(drive.time_s)}")
-    signals: dict[str, Signal] = {}
-    for kind, channel in (("hr", "hr"), ("resp", "resp")):
-        if channel in drive.channels:
-            signals[kind] = Signal(drive.channels[channel], rate)
-    eda_source = next((c for c in EDA_CHANNELS if c in drive.channels), "none")
-    if eda_source != "none":
-        signals["eda"] = Signal(drive.channels[eda_source], rate)
-    return signals, eda_source
+    return drivedb.drive_signals(drive), drivedb.drive_channels(drive).get("eda", "none")
 
 
 def drive_windows(

@@ -78,6 +78,28 @@ def test_drive_signals_prefer_hand_gsr_then_foot():
         pd_.drive_signals({"hr": t})
 
 
+def test_training_and_the_edge_replay_get_the_same_drivedb_signals():
+    """One channel -> signal mapping (emodata.drivedb): the trainer's window inputs and the
+    edge's drivedb replay carry the same signals with the same values and rate."""
+    from tflite_edge.sources import drivedb_source
+
+    t = np.arange(200) / 15.4
+    channels = {name: np.linspace(i, i + 1, t.size).astype(np.float32) for i, name in
+                enumerate(("ecg", "emg", "foot_gsr", "hand_gsr", "hr", "marker", "resp"))}
+    for drop in ((), ("hand_gsr",), ("hr", "resp")):
+        drive = Drive("d", t, {k: v for k, v in channels.items() if k not in drop}, ("d.csv",))
+        training, _ = pd_.drive_signals(drive)
+        events = list(drivedb_source(drive, chunk_s=1.0))
+        edge = {kind: np.concatenate([e.payload.values for e in events
+                                      if e.payload.signal == kind])
+                for kind in {e.payload.signal for e in events}}
+        assert set(edge) == set(training), drop
+        for kind, signal in training.items():
+            np.testing.assert_array_equal(edge[kind], signal.values)
+            assert {e.payload.rate_hz for e in events if e.payload.signal == kind} == {
+                signal.rate_hz}
+
+
 def test_drive_windows_drop_windows_across_boundaries():
     rate = 2.0
     t = np.arange(int(100 * rate)) / rate  # 100 s
