@@ -32,6 +32,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,7 +60,14 @@ from emodata.wesad import load_wesad_features
 TASKS: tuple[str, ...] = ("wesad3", "wesad_binary", "drivedb3", "synthetic")
 NORMALISATIONS: tuple[str, ...] = ("none", "zscore", "rank")
 
-ClientDataset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+class ClientDataset(NamedTuple):
+    """One federated client's windows: `x_train float32[n,F]`, `y_train int64[n]`, `x_val
+    float32[m,F]`, `y_val int64[m]` (a plain 4-tuple in that order is accepted too)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -361,6 +369,6 @@ def client_datasets(
         if not len(val_idx):
             raise ValueError(f"group {group!r} has too few windows ({len(rows)}) for a "
                              f"validation split of val_fraction={val_fraction}")
-        out.append((x_all[train_idx], task.labels[train_idx], x_all[val_idx],
-                    task.labels[val_idx]))
+        out.append(ClientDataset(x_all[train_idx], task.labels[train_idx], x_all[val_idx],
+                                 task.labels[val_idx]))
     return out

@@ -37,6 +37,7 @@ from forests.ensemble import TreeEnsemble
 from forests.extraction import from_tfdf
 from tff_train import workdir_io
 from tff_train.classification_metrics import summarize
+from tff_train.config_checks import is_int, require
 from tff_train.federated_forest import (
     BoostingConfig,
     FederatedStats,
@@ -61,20 +62,11 @@ FEDERATED_MODELS: tuple[str, ...] = ("federated_rf", "federated_gbt")
 
 
 # --------------------------------------------------------------------------- config
-def _require(condition: bool, key: str, expected: str, got: object) -> None:
-    if not condition:
-        raise ValueError(f"config.{key} must be {expected}; got {got!r}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def parse_models(text: str) -> tuple[str, ...]:
     """'federated_rf,sklearn_rf' -> ('federated_rf', 'sklearn_rf'); raises on unknown names."""
     names = tuple(n.strip() for n in str(text).split(",") if n.strip())
     bad = [n for n in names if n not in MODELS]
-    _require(bool(names) and not bad and len(set(names)) == len(names), "models",
+    require(bool(names) and not bad and len(set(names)) == len(names), "models",
              f"a comma-separated list of distinct names from {list(MODELS)}", text)
     return names
 
@@ -126,28 +118,28 @@ def cohort_config(config: ml_collections.ConfigDict) -> CohortConfig:
 def validate_physio_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first invalid key (`config.evaluation.num_folds must ...`)."""
     d, e, o = config.data, config.evaluation, config.output
-    _require(d.task in TASKS, "data.task", f"one of {list(TASKS)}", d.task)
-    _require(d.normalisation in NORMALISATIONS, "data.normalisation",
+    require(d.task in TASKS, "data.task", f"one of {list(TASKS)}", d.task)
+    require(d.normalisation in NORMALISATIONS, "data.normalisation",
              f"one of {list(NORMALISATIONS)}", d.normalisation)
     folder = {"wesad3": "wesad_features", "wesad_binary": "wesad_features",
               "drivedb3": "drivedb"}.get(d.task)
     if folder is not None:
-        _require((Path(d.data_root) / folder).is_dir(), "data.data_root",
+        require((Path(d.data_root) / folder).is_dir(), "data.data_root",
                  f"a folder holding {folder}/ (the {d.task} data path is missing)",
                  str(d.data_root))
     else:
-        _require(_is_int(d.synthetic_drivers) and d.synthetic_drivers >= 2,
+        require(is_int(d.synthetic_drivers) and d.synthetic_drivers >= 2,
                  "data.synthetic_drivers", "an int >= 2 (one client per driver)",
                  d.synthetic_drivers)
         cohort_config(config)
     feature_config(config)
-    _require(_is_int(e.num_folds) and e.num_folds >= 2, "evaluation.num_folds", "an int >= 2",
+    require(is_int(e.num_folds) and e.num_folds >= 2, "evaluation.num_folds", "an int >= 2",
              e.num_folds)
-    _require(_is_int(e.run_folds) and 0 <= e.run_folds <= e.num_folds, "evaluation.run_folds",
+    require(is_int(e.run_folds) and 0 <= e.run_folds <= e.num_folds, "evaluation.run_folds",
              f"an int in [0, num_folds={e.num_folds}] (0 = all)", e.run_folds)
-    _require(0.0 < e.val_fraction < 1.0, "evaluation.val_fraction", "in (0, 1)",
+    require(0.0 < e.val_fraction < 1.0, "evaluation.val_fraction", "in (0, 1)",
              e.val_fraction)
-    _require(_is_int(e.val_gap_windows) and e.val_gap_windows >= 0,
+    require(is_int(e.val_gap_windows) and e.val_gap_windows >= 0,
              "evaluation.val_gap_windows", "an int >= 0", e.val_gap_windows)
     models = parse_models(config.models)
     num_classes = 2 if d.task == "wesad_binary" else 3
@@ -157,16 +149,16 @@ def validate_physio_config(config: ml_collections.ConfigDict) -> None:
         boosting_config(config, num_classes)
     for key in ("centralised_rf", "centralised_gbt", "sklearn_rf"):
         c = config[key]
-        _require(_is_int(c.num_trees) and c.num_trees >= 1, f"{key}.num_trees", "an int >= 1",
+        require(is_int(c.num_trees) and c.num_trees >= 1, f"{key}.num_trees", "an int >= 1",
                  c.num_trees)
-        _require(_is_int(c.max_depth) and 1 <= c.max_depth <= 30, f"{key}.max_depth",
+        require(is_int(c.max_depth) and 1 <= c.max_depth <= 30, f"{key}.max_depth",
                  "an int in [1, 30]", c.max_depth)
-    _require(0.0 < config.centralised_gbt.shrinkage <= 1.0, "centralised_gbt.shrinkage",
+    require(0.0 < config.centralised_gbt.shrinkage <= 1.0, "centralised_gbt.shrinkage",
              "in (0, 1]", config.centralised_gbt.shrinkage)
-    _require(_is_int(config.sklearn_rf.n_jobs) and config.sklearn_rf.n_jobs >= 1,
+    require(is_int(config.sklearn_rf.n_jobs) and config.sklearn_rf.n_jobs >= 1,
              "sklearn_rf.n_jobs", "an int >= 1", config.sklearn_rf.n_jobs)
-    _require(isinstance(o.final_models, bool), "output.final_models", "a bool", o.final_models)
-    _require(isinstance(o.save_fold_models, bool), "output.save_fold_models", "a bool",
+    require(isinstance(o.final_models, bool), "output.final_models", "a bool", o.final_models)
+    require(isinstance(o.save_fold_models, bool), "output.save_fold_models", "a bool",
              o.save_fold_models)
 
 
@@ -204,8 +196,9 @@ def compact_nodes(ensemble: TreeEnsemble) -> TreeEnsemble:
 
 def _pooled(clients: Sequence[ClientDataset], part: int) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated (x, y) of every client's train (part=0) or validation (part=1) split."""
-    x = np.concatenate([c[2 * part] for c in clients]).astype(np.float32)
-    y = np.concatenate([c[2 * part + 1] for c in clients]).astype(np.int64)
+    data = [ClientDataset(*c) for c in clients]
+    x = np.concatenate([c.x_val if part else c.x_train for c in data]).astype(np.float32)
+    y = np.concatenate([c.y_val if part else c.y_train for c in data]).astype(np.int64)
     return x, y
 
 
