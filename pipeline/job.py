@@ -15,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import ml_collections
 import numpy as np
 
-from configs import face_smoke, physio_smoke
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
@@ -28,7 +28,7 @@ from emocore.calibration import DriverBaseline
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import FusionConfig, LearnedWeights
 from emocore.label_spaces import DRIVER_STATE3
-from emocore.physio import PhysioFeatureConfig, PhysioSpec, extract_recording, feature_names
+from emocore.physio import PhysioFeatureConfig, extract_recording, feature_names
 from emodata.synthetic_cohort import (
     CohortConfig,
     SyntheticCohort,
@@ -40,9 +40,16 @@ from emodata.synthetic_cohort import (
 from forests.ensemble import TreeEnsemble
 from pipeline.report import results_table
 from tff_train import workdir_io
+from tff_train.face_config import validate_face_config
 from tff_train.face_trainer import run_face_training
 from tff_train.fusion_weights import fit_learned_weights
-from tff_train.physio_trainer import feature_config, run_physio_training
+from tff_train.physio_trainer import (
+    FEATURES_JSON,
+    FEDERATED_MODELS,
+    feature_config,
+    run_physio_training,
+    validate_physio_config,
+)
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
@@ -56,8 +63,30 @@ def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     return stages
 
 
+def _nested(validate: Callable[[ml_collections.ConfigDict], None],
+            config: ml_collections.ConfigDict, key: str) -> None:
+    """Runs a trainer's validator on `config[key]`, its errors naming `config.KEY....`."""
+    try:
+        validate(config[key])
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("config."):
+            message = f"config.{key}." + message[len("config."):]
+        raise ValueError(message) from None
+
+
+def bundled_physio_model(config: ml_collections.ConfigDict) -> str:
+    """The federated forest shipped in the bundle: `config.physio.models`, one federated model."""
+    if config.physio.models not in FEDERATED_MODELS:
+        raise ValueError(f"config.physio.models must be one federated model (one of "
+                         f"{list(FEDERATED_MODELS)}: the forest the bundle ships); got "
+                         f"{config.physio.models!r}")
+    return config.physio.models
+
+
 def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
-    """Raises ValueError naming the first invalid key."""
+    """Raises ValueError naming the first invalid key (the trainers' keys as `config.face.KEY`
+    and `config.physio.KEY`)."""
     _stages(config)
     if config.cohort.num_drivers < 3:
         raise ValueError(f"config.cohort.num_drivers must be >= 3; got "
@@ -65,53 +94,40 @@ def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
     if config.cohort.faces_per_class < 1:
         raise ValueError(f"config.cohort.faces_per_class must be >= 1; got "
                          f"{config.cohort.faces_per_class}")
-    if config.face.rounds < 1:
-        raise ValueError(f"config.face.rounds must be >= 1; got {config.face.rounds}")
-    if config.physio.drivers < 2:
-        raise ValueError(f"config.physio.drivers must be >= 2; got {config.physio.drivers}")
+    if config.face.data.source != "synthetic" or config.physio.data.task != "synthetic":
+        raise ValueError(f"config.face.data.source and config.physio.data.task must be "
+                         f"'synthetic' (the main job's cohort); got {config.face.data.source!r} "
+                         f"and {config.physio.data.task!r}")
     episodes = CohortConfig().episodes_per_driver
     if not 1 <= config.replay.episodes <= episodes - 1:
         raise ValueError(f"config.replay.episodes must be in [1, {episodes - 1}] (the unseen "
                          f"driver's last episode is its calibration drive); got "
                          f"{config.replay.episodes}")
-    if "train" in _stages(config) and config.physio.drivers > config.cohort.num_drivers - 2:
-        raise ValueError(f"config.physio.drivers must be <= config.cohort.num_drivers - 2 = "
-                         f"{config.cohort.num_drivers - 2} (the face validation and test "
-                         f"drivers stay unseen); got {config.physio.drivers}")
-    if config.physio.normalisation not in ("none", "zscore"):
-        raise ValueError(f"config.physio.normalisation must be 'none' or 'zscore'; got "
-                         f"{config.physio.normalisation!r}")
+    drivers = config.physio.data.synthetic_drivers
+    if "train" in _stages(config) and drivers > config.cohort.num_drivers - 2:
+        raise ValueError(f"config.physio.data.synthetic_drivers must be <= "
+                         f"config.cohort.num_drivers - 2 = {config.cohort.num_drivers - 2} (the "
+                         f"face validation and test drivers stay unseen); got {drivers}")
+    if config.physio.data.normalisation not in ("none", "zscore"):
+        raise ValueError(f"config.physio.data.normalisation must be 'none' or 'zscore' (the "
+                         f"edge calibrates z-scores only); got "
+                         f"{config.physio.data.normalisation!r}")
+    bundled_physio_model(config)
+    if "train" in _stages(config):
+        _nested(validate_face_config, config, "face")
+        _nested(validate_physio_config, config, "physio")
 
 
 def train_models(config: ml_collections.ConfigDict, workdir: Path) -> dict:
-    """Federated face CNN and federated forest on the cohort; returns their result summaries."""
-    face_cfg = face_smoke.get_config()
-    face_cfg.seed = config.seed
-    face_cfg.data.synthetic_drivers = config.cohort.num_drivers
-    face_cfg.data.synthetic_faces_per_class = config.cohort.faces_per_class
-    face_cfg.train.rounds = config.face.rounds
-    face_cfg.train.local_epochs = config.face.local_epochs
-    face_cfg.train.client_learning_rate = config.face.learning_rate
-    face_cfg.model.width = config.face.width
-    face_cfg.model.convs_per_block = config.face.convs_per_block
-    face_cfg.model.depth = config.face.depth
-    face_cfg.partition.num_clients = 0  # synthetic: one client per training driver
-    face_cfg.train.clients_per_round = config.face.clients_per_round
-    face_cfg.train.server_optimizer = config.face.server_optimizer
-    face_cfg.train.server_momentum = config.face.server_momentum
-    face = run_face_training(face_cfg, workdir / "face", log=lambda m: print(f"[face] {m}"))
-    physio_cfg = physio_smoke.get_config()
-    physio_cfg.seed = config.seed
-    physio_cfg.data.synthetic_drivers = config.physio.drivers
-    physio_cfg.evaluation.num_folds = min(physio_cfg.evaluation.num_folds, config.physio.drivers)
-    physio_cfg.models = config.physio.model
-    physio_cfg.data.normalisation = config.physio.normalisation
-    physio = run_physio_training(physio_cfg, workdir / "physio",
+    """Federated face CNN (`config.face`) and federated forest (`config.physio`) on the cohort;
+    returns their result summaries."""
+    face = run_face_training(config.face, workdir / "face", log=lambda m: print(f"[face] {m}"))
+    physio = run_physio_training(config.physio, workdir / "physio",
                                  log=lambda m: print(f"[physio] {m}"))
-    return {"face": face, "face_config": face_cfg, "physio": physio, "physio_config": physio_cfg}
+    return {"face": face, "physio": physio}
 
 
-def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: SyntheticCohort,
+def build_bundle(config: ml_collections.ConfigDict, cohort: SyntheticCohort,
                  workdir: Path, learned_weights: LearnedWeights | None = None,
                  models: dict | None = None) -> tuple[Path, dict]:
     """int8 + float32 face models, the federated forest and the configs → `workdir/bundle`.
@@ -126,7 +142,7 @@ def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: Synth
         face_model = tf.keras.models.load_model(workdir / "face" / "face_model.keras")
         faces = face_dataset(cohort)
         calibration = scale_pixels(faces.images[..., None])
-        forest = TreeEnsemble.load(workdir / "physio" / f"{config.physio.model}.npz")
+        forest = TreeEnsemble.load(workdir / "physio" / f"{bundled_physio_model(config)}.npz")
         models = {"face": {"int8": convert_face_model(face_model, "int8",
                                                       calibration_images=calibration,
                                                       num_calibration_samples=200),
@@ -145,7 +161,7 @@ def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: Synth
         face_models=models["face"],
         physio_model=models["physio"],
         fusion_config=fusion,
-        features=PhysioSpec.raw_signals(feature_config(trained["physio_config"])).to_json_dict(),
+        features=json.loads((workdir / "physio" / FEATURES_JSON).read_text()),
         physio_label_space="driver_state3",
         overwrite=True,
     )
@@ -169,21 +185,21 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
             continue
         labels.append(truth)
         for modality, rows in probs.items():
-            state = (line.get(modality) or {}).get("driver_state")
+            state = (line[modality] or {}).get("driver_state")
             rows.append(state if state is not None else [np.nan] * DRIVER_STATE3.num_classes)
     return fit_learned_weights({m: np.array(v, dtype=np.float64) for m, v in probs.items()},
                                np.array(labels, dtype=np.int64))
 
 
-def replay_accuracy(lines: list[dict], episode: object, offset_s: float) -> dict:
+def replay_accuracy(lines: list[dict], episode: object) -> dict:
     """Accuracy of each modality's and the fused driver state against the episode's labels."""
     hits = {"face": [], "physio": [], "fused": []}
     for line in lines:
-        truth = int(episode.states_at(np.array([line["t"] - offset_s]))[0])
+        truth = int(episode.states_at(np.array([line["t"]]))[0])
         if truth < 0:
             continue
         for modality in ("face", "physio"):
-            view = line.get(modality) or {}
+            view = line[modality] or {}
             if view.get("driver_state") is not None:
                 hits[modality].append(int(np.argmax(view["driver_state"])) == truth)
         label = line["fused"]["label"]
@@ -197,7 +213,7 @@ def driver_baseline(config: ml_collections.ConfigDict, features: PhysioFeatureCo
                     unseen: SyntheticDriver) -> DriverBaseline | None:
     """The unseen driver's physio calibration from its last episode's windows (no labels used;
     that episode is never replayed); None when the forest takes raw features."""
-    if config.physio.normalisation == "none":
+    if config.physio.data.normalisation == "none":
         return None
     windows, _ = extract_recording(unseen.episodes[-1].streams, features)
     return DriverBaseline.from_windows(windows, feature_names(features))
@@ -213,7 +229,7 @@ def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDri
         summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path,
                                      physio_baseline=baseline))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
-        accuracy.append(replay_accuracy(lines, episode, offset_s=0.0))
+        accuracy.append(replay_accuracy(lines, episode))
     return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries,
             "calibration_episode": len(unseen.episodes) - 1 if baseline else None,
             "episode_s": [unseen.episodes[k].duration_s for k in range(config.replay.episodes)]}
@@ -244,23 +260,23 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
         trained = train_models(config, workdir)
         timings["train_s"] = time.perf_counter() - started
         face, physio = trained["face"], trained["physio"]
-        model = physio["models"][config.physio.model]
+        model = physio["models"][bundled_physio_model(config)]
         summary["face"] = {
             "rounds": face["rounds"], "round_time_median_s": face["round_time_median_s"],
             "clients": len(face["data"]["client_train_sizes"]),
             "validation_driver_accuracy": face["public_test"]["accuracy"],
             "test_driver_accuracy": face["private_test"]["accuracy"]}
         summary["physio"] = {
-            "model": config.physio.model, "clients": len(physio["task"]["groups"]),
+            "model": bundled_physio_model(config), "clients": len(physio["task"]["groups"]),
             "normalisation": physio["normalisation"],
             "held_out_accuracy": model["accuracy"], "held_out_macro_f1": model["macro_f1"]}
     if "bundle" in stages:
         started = time.perf_counter()
-        bundle, models = build_bundle(config, trained, cohort, workdir)
+        bundle, models = build_bundle(config, cohort, workdir)
         if config.fusion.strategy == "learned_weights":
             weights = fit_fusion_weights(config, bundle, cohort.drivers[-2], workdir,
-                                         feature_config(trained["physio_config"]))
-            bundle, _ = build_bundle(config, trained, cohort, workdir, weights, models)
+                                         feature_config(config.physio))
+            bundle, _ = build_bundle(config, cohort, workdir, weights, models)
             summary["fusion_weights"] = weights.to_dict() | {
                 "fitted_on_driver": cohort.drivers[-2].driver_id}
         timings["bundle_s"] = time.perf_counter() - started
@@ -268,7 +284,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
     if "replay" in stages:
         started = time.perf_counter()
         summary["replay"] = replay(config, bundle, everyone.drivers[-1], workdir,
-                                   feature_config(trained["physio_config"]))
+                                   feature_config(config.physio))
         timings["replay_s"] = time.perf_counter() - started
     summary["timings"] = {k: round(v, 2) for k, v in timings.items()}
     workdir_io.write_json(workdir / "summary.json", summary)

@@ -58,12 +58,11 @@ def results_table(summary: dict, workdir: Path) -> str:
                   f"    {'modality':<8}  {'accuracy':>8}  decisions"]
         for name in ("face", "physio", "fused"):
             lines.append(f"    {name:<8}  {_fmt(acc[name]):>8}  {acc[name + '_decisions']}")
-        latency = harness.get("latency_ms", {})
-        stages = [(k, v) for k, v in latency.items() if v.get("count")]
+        stages = [(k, v) for k, v in harness["latency_ms"].items() if v["count"]]
         lines += ["", "  edge latency per call (ms):  " + ", ".join(
             f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f}" for k, v in stages
             if k != "event")]
-        lines.append(f"  peak RSS {harness.get('peak_rss_mb')} MB (this process also trained "
+        lines.append(f"  peak RSS {harness['peak_rss_mb']} MB (this process also trained "
                      "the models; benchmarks.edge_latency measures the edge alone)")
     lines.append(f"  outputs  {workdir.resolve()}  (summary.json, face/learning_curve.png, "
                  "bundle/, replay_episode*.jsonl)")

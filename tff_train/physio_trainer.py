@@ -31,7 +31,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from emocore.physio import PhysioFeatureConfig
+from emocore.physio import PRECOMPUTED, PhysioFeatureConfig, PhysioSpec
 from emodata.synthetic_cohort import CohortConfig
 from forests.ensemble import TreeEnsemble
 from forests.extraction import from_tfdf
@@ -59,6 +59,7 @@ from tff_train.physio_datasets import (
 MODELS: tuple[str, ...] = (
     "federated_rf", "federated_gbt", "centralised_rf", "centralised_gbt", "sklearn_rf")
 FEDERATED_MODELS: tuple[str, ...] = ("federated_rf", "federated_gbt")
+FEATURES_JSON = "features.json"  # <workdir>/features.json: PhysioSpec of the trained forests
 
 
 # --------------------------------------------------------------------------- config
@@ -103,6 +104,14 @@ def feature_config(config: ml_collections.ConfigDict) -> PhysioFeatureConfig:
                                    stride_s=float(config.features.stride_s))
     except ValueError as e:
         raise ValueError(f"config.features: {e}") from None
+
+
+def physio_spec(config: ml_collections.ConfigDict, task: PhysioTask) -> PhysioSpec:
+    """What the trained forests consume (the bundle's features.json): the extractor's window
+    features for drivedb and synthetic tasks, WESAD's precomputed feature vectors otherwise."""
+    if config.data.task in ("drivedb3", "synthetic"):
+        return PhysioSpec.raw_signals(feature_config(config))
+    return PhysioSpec(PRECOMPUTED, tuple(task.feature_names), source="wesad")
 
 
 def cohort_config(config: ml_collections.ConfigDict) -> CohortConfig:
@@ -296,6 +305,7 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     workdir_io.write_json(workdir / "config.json", config.to_dict())
+    workdir_io.write_json(workdir / FEATURES_JSON, physio_spec(config, task).to_json_dict())
     features = normalise_per_group(task.features, task.groups, config.data.normalisation)
     names, num_classes = task.feature_names, task.label_space.num_classes
     class_names = list(task.label_space.labels)

@@ -104,8 +104,7 @@ def test_existing_checkpoints_need_resume(tmp_path):
 ])
 def test_bad_config_fails_before_training(tmp_path, key, value, message):
     config = _smoke()
-    section, name = key.split(".")
-    config[section][name] = value
+    config.update_from_flattened_dict({key: value})
     with pytest.raises(ValueError, match=message):
         run_face_training(config, tmp_path)
     assert not (tmp_path / "config.json").exists()
@@ -153,9 +152,7 @@ def _weights(workdir) -> list[np.ndarray]:
 def _one_round(tmp_path, name: str, **overrides) -> dict:
     config = _smoke(rounds=1)
     config.personalization.steps = 0
-    for key, value in overrides.items():
-        section, field = key.split("__")
-        config[section][field] = value
+    config.update_from_flattened_dict({k.replace("__", "."): v for k, v in overrides.items()})
     return run_face_training(config, tmp_path / name, log=lambda _: None)
 
 

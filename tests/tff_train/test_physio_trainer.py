@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from configs import physio_drivedb, physio_smoke, physio_wesad
-from emocore.physio import feature_names
+from emocore.physio import PhysioSpec, feature_names
 from forests.ensemble import TreeEnsemble
 from tests.forests.test_ensemble import random_ensemble
 from tff_train import physio_trainer as pt
@@ -23,12 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def _smoke(**changes: object):
     config = physio_smoke.get_config()
-    for key, value in changes.items():
-        node = config
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
+    config.update_from_flattened_dict(changes)
     return config
 
 
@@ -111,6 +106,9 @@ def test_two_client_federated_run_writes_every_output(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["model"] for r in rows] == list(pt.MODELS)
     assert json.loads((tmp_path / "config.json").read_text())["data"]["task"] == "synthetic"
+    # The trainer writes what its forests consume: the bundle's features.json.
+    spec = PhysioSpec.from_json_dict(json.loads((tmp_path / pt.FEATURES_JSON).read_text()))
+    assert spec == PhysioSpec.raw_signals(pt.feature_config(config))
     assert json.loads((tmp_path / "results.json").read_text())["folds"] == [["driver02"]]
 
     # Final federated models on all 3 drivers, loadable for the converters.
