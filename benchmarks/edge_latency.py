@@ -37,8 +37,8 @@ from emodata.synthetic_physio import sample_physiology, simulate_streams
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_detection import DetectorConfig, FaceDetector
 from tflite_edge.face_pipeline import FacePipeline
+from tflite_edge.loop_stats import peak_rss_mb
 from tflite_edge.physio_stream import PhysioStream
-from tflite_edge.realtime import peak_rss_mb
 
 TARGETS = {"pipeline_p99_ms": 2.0, "peak_rss_mb": 80.0}
 PIPELINE_STAGES = ("physio_features", "physio_model", "face", "fusion")

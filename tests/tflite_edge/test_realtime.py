@@ -14,15 +14,9 @@ from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tests.tflite_edge.test_face_pipeline import write_tiny_bundle
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_pipeline import FacePipeline
+from tflite_edge.loop_stats import percentiles_ms
 from tflite_edge.physio_stream import PhysioStream
-from tflite_edge.realtime import (
-    LoopConfig,
-    RealtimeLoop,
-    check_source,
-    percentiles_ms,
-    run_harness,
-    run_loop,
-)
+from tflite_edge.realtime import LoopConfig, RealtimeLoop, check_source, run_harness, run_loop
 from tflite_edge.sources import (
     FRAME,
     FRAME_READ_FAILURE,
