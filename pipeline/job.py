@@ -43,13 +43,13 @@ from tff_train import workdir_io
 from tff_train.face_config import validate_face_config
 from tff_train.face_trainer import run_face_training
 from tff_train.fusion_weights import fit_learned_weights
-from tff_train.physio_trainer import (
+from tff_train.physio_config import (
     FEATURES_JSON,
     FEDERATED_MODELS,
     feature_config,
-    run_physio_training,
     validate_physio_config,
 )
+from tff_train.physio_trainer import run_physio_training
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 

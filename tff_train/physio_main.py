@@ -21,10 +21,11 @@ from absl import app, flags, logging
 
 from emocore.cli import define_config_file, run_main
 from tff_train import worker_flags
+from tff_train.physio_config import validate_physio_config
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
-from tff_train.physio_trainer import run_physio_training, validate_physio_config
+from tff_train.physio_trainer import run_physio_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
 from tff_train.worker_session import worker_session
