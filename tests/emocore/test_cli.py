@@ -93,7 +93,7 @@ def test_check_output_path(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--config.bogus_key=3"],  # default config file: ml_collections fails at definition time
      "tiny_main: error: --config.bogus_key: unknown config key 'bogus_key' (keys of config: "
-     "aggregation, centralised, data, faults, model, partition, personalization, privacy, seed, "
+     "aggregation, data, faults, model, partition, personalization, privacy, seed, "
      "train)"),
     (["--config=configs/face_smoke.py", "--config.train.roudns=3"],  # given file: at parse time
      "tiny_main: error: --config.train.roudns: unknown config key 'train.roudns'; did you mean "
