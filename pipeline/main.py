@@ -23,9 +23,7 @@ from absl import app, flags
 from emocore.cli import define_config_file, run_main
 from pipeline.job import run_pipeline, validate_pipeline_config
 from tff_train import worker_flags
-from tff_train.tff_runtime import shutdown_tff_workers
-from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
-from tff_train.worker_session import worker_session
+from tff_train.worker_flags import define_worker_flags, run_in_worker_session
 
 _CONFIG = define_config_file("config", "configs/pipeline_default.py",
                              "Pipeline config file (get_config()).")
@@ -38,11 +36,7 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_pipeline_config(_CONFIG.value)  # before any worker is started
-    try:
-        with worker_session(**worker_session_kwargs()):
-            run_pipeline(_CONFIG.value, _WORKDIR.value)
-    finally:
-        shutdown_tff_workers()
+    run_in_worker_session(lambda: run_pipeline(_CONFIG.value, _WORKDIR.value))
 
 
 if __name__ == "__main__":

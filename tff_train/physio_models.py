@@ -4,6 +4,7 @@ trained on the same client datasets, and the node-table trimming of saved ensemb
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 
@@ -86,32 +87,25 @@ def _fit_sklearn_rf(clients: Sequence[ClientDataset], config: ml_collections.Con
             .astype(np.int64)), None, None
 
 
-def _fit_centralised_rf(clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
-                        feature_names: Sequence[str], num_classes: int) -> Fitted:
+def _fit_tfdf(kind: str, clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
+              feature_names: Sequence[str], num_classes: int) -> Fitted:
+    """TF-DF on the pooled training rows: `kind` "centralised_rf" (RandomForestModel) or
+    "centralised_gbt" (GradientBoostedTreesModel, early-stopped on the pooled validation)."""
     import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, training only)
 
-    x, y = _pooled(clients, 0)
-    c = config.centralised_rf
-    model = tfdf.keras.RandomForestModel(
-        num_trees=c.num_trees, max_depth=c.max_depth + 1, min_examples=c.min_examples,
-        winner_take_all=c.winner_take_all, compute_oob_performances=False,
-        random_seed=config.seed, verbose=0)
-    model.fit(_tf_dataset(x, y), verbose=0)
-    ens = from_tfdf(model, feature_names=feature_names, num_classes=num_classes)
-    return ens.predict, ens, None
-
-
-def _fit_centralised_gbt(clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
-                         feature_names: Sequence[str], num_classes: int) -> Fitted:
-    import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, training only)
-
-    x, y = _pooled(clients, 0)
-    c = config.centralised_gbt
-    model = tfdf.keras.GradientBoostedTreesModel(
-        num_trees=c.num_trees, max_depth=c.max_depth + 1, min_examples=c.min_examples,
-        shrinkage=c.shrinkage, validation_ratio=0.0, early_stopping="LOSS_INCREASE",
-        random_seed=config.seed, verbose=0)
-    model.fit(_tf_dataset(x, y), validation_data=_tf_dataset(*_pooled(clients, 1)), verbose=0)
+    c = config[kind]
+    common = {"num_trees": c.num_trees, "max_depth": c.max_depth + 1,
+              "min_examples": c.min_examples, "random_seed": config.seed, "verbose": 0}
+    fit_kwargs = {}
+    if kind == "centralised_rf":
+        model = tfdf.keras.RandomForestModel(winner_take_all=c.winner_take_all,
+                                             compute_oob_performances=False, **common)
+    else:
+        model = tfdf.keras.GradientBoostedTreesModel(
+            shrinkage=c.shrinkage, validation_ratio=0.0, early_stopping="LOSS_INCREASE",
+            **common)
+        fit_kwargs["validation_data"] = _tf_dataset(*_pooled(clients, 1))
+    model.fit(_tf_dataset(*_pooled(clients, 0)), verbose=0, **fit_kwargs)
     ens = from_tfdf(model, feature_names=feature_names, num_classes=num_classes)
     return ens.predict, ens, None
 
@@ -120,8 +114,8 @@ def _fit_centralised_gbt(clients: Sequence[ClientDataset], config: ml_collection
 FITTERS: dict[str, Callable[..., Fitted]] = {
     "federated_rf": _fit_federated_rf,
     "federated_gbt": _fit_federated_gbt,
-    "centralised_rf": _fit_centralised_rf,
-    "centralised_gbt": _fit_centralised_gbt,
+    "centralised_rf": functools.partial(_fit_tfdf, "centralised_rf"),
+    "centralised_gbt": functools.partial(_fit_tfdf, "centralised_gbt"),
     "sklearn_rf": _fit_sklearn_rf,
 }
 

@@ -21,13 +21,10 @@ from emocore.physio.config import PhysioFeatureConfig
 
 
 def eda_features(
-    window: tuple[np.ndarray, float, int] | None, config: PhysioFeatureConfig
+    x: np.ndarray, valid: np.ndarray, fs: float, config: PhysioFeatureConfig
 ) -> np.ndarray:
-    """`float64[5]` eda features of `window` = (values, fs, n) (NaN when missing)."""
-    ok = sm.valid_window(window, config)
-    if ok is None:
-        return sm.nan_features("eda")
-    x, valid, fs = ok
+    """`float64[5]` eda features of a usable window `x: float64[n]` (`valid: bool[n]`, rate
+    `fs`; see `signal_math.valid_window`)."""
     n = x.shape[0]
     xf = sm.fill(x, valid)
     tonic = sm.moving_average(xf, sm.half_width(config.eda_tonic_s, fs))

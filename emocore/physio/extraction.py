@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from emocore.physio import signal_math as sm
 from emocore.physio.cardiac import cardiac_features
 from emocore.physio.config import (
     DEFAULT_CONFIG,
@@ -130,17 +131,19 @@ def _prepare(name: str, signal: Signal) -> tuple[np.ndarray, float]:
     return arr.astype(np.float64, copy=False), rate
 
 
+# One-signal groups: their features of a usable window (signal_math.valid_window), else NaN.
+_SIGNAL_GROUPS = {"eda": eda_features, "temp": temp_features, "resp": resp_features}
+
+
 def _features(
     windows: dict[str, tuple[np.ndarray, float, int]], config: PhysioFeatureConfig
 ) -> np.ndarray:
+    """`float32[F]` features of `windows` (signal -> (values, fs, n)) in `config.groups` order."""
     parts = []
     for group in config.groups:
         if group == "cardiac":
             parts.append(cardiac_features(windows, config))
-        elif group == "eda":
-            parts.append(eda_features(windows.get("eda"), config))
-        elif group == "temp":
-            parts.append(temp_features(windows.get("temp"), config))
-        else:
-            parts.append(resp_features(windows.get("resp"), config))
+            continue
+        ok = sm.valid_window(windows.get(group), config)
+        parts.append(sm.nan_features(group) if ok is None else _SIGNAL_GROUPS[group](*ok, config))
     return np.concatenate(parts).astype(np.float32)

@@ -18,13 +18,10 @@ from emocore.physio.config import PhysioFeatureConfig
 
 
 def resp_features(
-    window: tuple[np.ndarray, float, int] | None, config: PhysioFeatureConfig
+    x: np.ndarray, valid: np.ndarray, fs: float, config: PhysioFeatureConfig
 ) -> np.ndarray:
-    """`float64[2]` resp features of `window` = (values, fs, n) (NaN when missing)."""
-    ok = sm.valid_window(window, config)
-    if ok is None:
-        return sm.nan_features("resp")
-    x, valid, fs = ok
+    """`float64[2]` resp features of a usable window `x: float64[n]` (`valid: bool[n]`, rate
+    `fs`; see `signal_math.valid_window`)."""
     n = x.shape[0]
     smooth = sm.moving_average(sm.fill(x, valid), sm.half_width(config.resp_smooth_s, fs))
     y = sm.detrend(np.arange(n, dtype=np.float64), smooth, valid)

@@ -12,12 +12,9 @@ from emocore.physio.config import PhysioFeatureConfig
 
 
 def temp_features(
-    window: tuple[np.ndarray, float, int] | None, config: PhysioFeatureConfig
+    x: np.ndarray, valid: np.ndarray, fs: float, config: PhysioFeatureConfig
 ) -> np.ndarray:
-    """`float64[2]` temp features of `window` = (values, fs, n) (NaN when missing)."""
-    ok = sm.valid_window(window, config)
-    if ok is None:
-        return sm.nan_features("temp")
-    x, valid, fs = ok
+    """`float64[2]` temp features of a usable window `x: float64[n]` (`valid: bool[n]`, rate
+    `fs`; see `signal_math.valid_window`)."""
     t_min = np.arange(x.shape[0]) / (60.0 * fs)
     return np.array([sm.mean(x[valid]), sm.slope(t_min[valid], x[valid])])
