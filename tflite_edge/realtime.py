@@ -9,7 +9,8 @@
 Each new reading (or newly missing modality) triggers one fusion step
 (`fusion.FusionEngine.update` at the event time; the engine's `max_age_s` turns old readings
 "stale") and one JSON line: `t`, `trigger`, per-modality `{t, probs, driver_state, quality}` or
-`{t, missing}`, `fused` `{label, probs, used, excluded}` and the stage latencies in ms.
+`{t, missing}`, `fused` `{label, probs, used, excluded, excluded_kinds}` (per excluded modality
+its prose reason and its `emocore.fusion.ExclusionKind` value) and the stage latencies in ms.
 Bad input never stops the loop: NaN/inf/out-of-range samples, gaps, silent sensors, frames of
 the wrong shape/dtype, undecodable files and camera read failures become `Incident`s (logged,
 rate-limited, counted in the summary) and the affected modality is marked missing.
@@ -273,7 +274,8 @@ class RealtimeLoop:
         self.stats.labels[result.label] += 1
         fused = {"label": result.label,
                  "probs": None if result.probs is None else _floats(result.probs),
-                 "used": list(result.used), "excluded": result.reasons}
+                 "used": list(result.used), "excluded": result.reasons,
+                 "excluded_kinds": {m: kind.value for m, kind in result.kinds.items()}}
         line: dict[str, Any] = {"t": round(t, DECIMALS), "trigger": trigger}
         for modality in modalities:
             line[modality] = self._views.get(modality)
