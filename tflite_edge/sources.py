@@ -18,7 +18,7 @@ cut into packets), `drivedb_source` (a drivedb drive, `emodata.drivedb`), `episo
 synthetic cohort episode, `emodata.synthetic_cohort`), `features_source`; `merge` interleaves
 several sources by time. `Source` is a stream plus what it delivers (raw signals, precomputed
 features, frames; rows its loader skipped), which the harness checks against the bundle before
-it runs (`tflite_edge.realtime.check_source`); `merge_sources` merges them. `Incident` records
+it runs (`tflite_edge.source_check.check_source`); `merge_sources` merges them. `Incident` records
 what went wrong on the stream (the loop's log).
 `Pacer` replays a stream in real time (sleeping until each event is due, and reporting how late
 it is) or as fast as possible.

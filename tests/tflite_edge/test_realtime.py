@@ -16,7 +16,8 @@ from tflite_edge.bundle import load_bundle
 from tflite_edge.face_pipeline import FacePipeline
 from tflite_edge.loop_stats import percentiles_ms
 from tflite_edge.physio_stream import PhysioStream
-from tflite_edge.realtime import LoopConfig, RealtimeLoop, check_source, run_harness, run_loop
+from tflite_edge.realtime import LoopConfig, RealtimeLoop, run_harness, run_loop
+from tflite_edge.source_check import check_source
 from tflite_edge.sources import (
     FRAME,
     FRAME_READ_FAILURE,
