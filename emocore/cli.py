@@ -40,8 +40,13 @@ _MAX_LISTED_KEYS = 30
 
 
 def program_name() -> str:
-    """The running entry point's module name (`face_main` for `python -m tff_train.face_main`)."""
-    return Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
+    """The running entry point's module name (`face_main` for `python -m tff_train.face_main`;
+    its package's for a `main` module: `pipeline` for `python -m pipeline.main`)."""
+    if not (sys.argv and sys.argv[0]):
+        return "main"
+    path = Path(sys.argv[0])
+    return path.parent.name if path.stem in ("main", "__main__") and path.parent.name else (
+        path.stem)
 
 
 def one_line(error: BaseException) -> str:

@@ -133,3 +133,14 @@ def test_ctrl_c_is_exit_130_and_a_bug_keeps_its_traceback():
 def test_traceback_on_request():
     result = _run("--what=value_error", env={"FEDMULTIEMO_TRACEBACK": "1", "PATH": "/usr/bin"})
     assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_program_name_of_a_package_main_module_is_the_package(monkeypatch):
+    from emocore.cli import program_name
+
+    monkeypatch.setattr(sys, "argv", ["/repo/tff_train/face_main.py"])
+    assert program_name() == "face_main"
+    monkeypatch.setattr(sys, "argv", ["/repo/pipeline/main.py", "--workdir=x"])
+    assert program_name() == "pipeline"
+    monkeypatch.setattr(sys, "argv", [""])
+    assert program_name() == "main"

@@ -108,3 +108,20 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd):
     assert "[pipeline] results" in out and "unseen driver" in out
     for row in ("cohort", "train", "bundle", "replay", "total", "physio", "fused", "outputs"):
         assert f"  {row}" in out, row
+
+
+def test_main_job_command_reports_a_nested_config_error(tmp_path):
+    """`python -m pipeline.main` (the README's main-job command) refuses a bad trainer key
+    before any work, naming it, with exit status 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.main", f"--workdir={tmp_path / 'run'}",
+         "--config.face.train.rounds=0"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "pipeline: error: config.face.train.rounds must be >= 1; got 0")
+    assert not (tmp_path / "run").exists()
