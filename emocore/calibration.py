@@ -65,12 +65,14 @@ class DriverBaseline:
         return ((x - self.mean) / self.scale).astype(np.float32)
 
     def to_json_dict(self) -> dict[str, Any]:
+        """JSON-ready `{feature_names, mean (NaN -> null), scale}`."""
         return {"feature_names": list(self.feature_names),
                 "mean": [None if math.isnan(v) else float(v) for v in self.mean],
                 "scale": [float(v) for v in self.scale]}
 
     @classmethod
     def from_json_dict(cls, data: Mapping[str, Any]) -> DriverBaseline:
+        """Inverse of `to_json_dict`; raises ValueError for other keys."""
         if not isinstance(data, Mapping) or set(data) != {"feature_names", "mean", "scale"}:
             raise ValueError(f"driver baseline must be an object with keys feature_names, mean, "
                              f"scale; got {sorted(data) if isinstance(data, Mapping) else data!r}")

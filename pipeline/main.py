@@ -33,6 +33,7 @@ flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --help
 
 
 def main(argv: Sequence[str]) -> None:
+    """Validates the config, then runs the pipeline on the flags' TFF workers."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_pipeline_config(_CONFIG.value)  # before any worker is started

@@ -65,6 +65,7 @@ class LearnedWeights:
 
     @property
     def per_class(self) -> bool:
+        """True when every modality has K per-class weights (else one scalar each)."""
         return len(self.weights[0]) > 1
 
     def matrix(self, modalities: Sequence[str]) -> np.ndarray:
@@ -79,11 +80,13 @@ class LearnedWeights:
         return np.array(rows, dtype=np.float64).reshape(len(rows), FUSED_SPACE.num_classes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fusion.json `learned_weights` object."""
         return {"modalities": list(self.modalities), "weights": [list(w) for w in self.weights],
                 "objective": self.objective, "validation_score": self.validation_score}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LearnedWeights:
+        """Inverse of `to_dict`; raises ValueError naming unknown or missing keys."""
         _check_keys(data, {"modalities", "weights", "objective", "validation_score"},
                     "learned_weights")
         return cls(modalities=tuple(data["modalities"]), weights=tuple(data["weights"]),
@@ -147,6 +150,7 @@ class FusionConfig:
 
     @property
     def modalities(self) -> tuple[str, ...]:
+        """The configured modality names, sorted."""
         return tuple(name for name, _ in self.modality_label_spaces)
 
     def to_json(self) -> str:

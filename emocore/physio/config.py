@@ -131,5 +131,6 @@ def window_num_samples(window_s: float, rate_hz: float) -> int:
 
 
 def check_config(config: PhysioFeatureConfig) -> None:
+    """Raises ValueError naming `config` unless it is a PhysioFeatureConfig."""
     if not isinstance(config, PhysioFeatureConfig):
         raise ValueError(f"config must be a PhysioFeatureConfig; got {type(config).__name__}")

@@ -46,6 +46,7 @@ class PhysioSpec:
 
     @classmethod
     def raw_signals(cls, config: PhysioFeatureConfig) -> PhysioSpec:
+        """The spec of a model on the extractor's window features for `config`."""
         return cls(RAW_SIGNALS, feature_names(config), config)
 
     def to_json_dict(self) -> dict[str, Any]:
