@@ -9,8 +9,8 @@ it with the same rules: every file listed with sha256 + size, nothing unlisted, 
     face_<variant>.tflite   copied byte for byte (so is physio.tflite)
     labels_<space>.txt      copied
     preprocessing.json      the bundle's (as `tflite_edge.bundle.load_bundle` reads it)
-    fusion.json             tflite_edge.fusion.FusionConfig.to_json() of the bundle's config
-    features.json           tflite_edge.physio_stream.PhysioSpec.to_json_dict() of the bundle's
+    fusion.json             emocore.fusion.FusionConfig.to_json() of the bundle's config
+    features.json           emocore.physio.PhysioSpec.to_json_dict() of the bundle's
     golden.json             android_bridge.golden vectors (listed in files, not in contents)
 
 The Python edge runs unchanged on the exported directory (`FacePipeline.from_bundle`,
@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from android_bridge.golden import golden_vectors
+from emocore.fusion import FusionConfig
+from emocore.physio import PhysioSpec
 from tflite_edge.bundle import (
     MANIFEST_NAME,
     load_bundle,
     write_bundle_directory,
 )
-from tflite_edge.fusion import FusionConfig
-from tflite_edge.physio_stream import PhysioSpec
 
 ASSET_DIR = "fedmultiemo"
 GOLDEN_NAME = "golden.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 from android_bridge.assets import ASSET_DIR, export_assets
-from tflite_edge.cli import run_main
+from emocore.cli import run_main
 
 _BUNDLE = flags.DEFINE_string("bundle", None, "Model bundle directory (converters.bundle).")
 _OUT = flags.DEFINE_string("out", None, "Android assets directory; files go to <out>/fedmultiemo.")

@@ -25,15 +25,15 @@ import numpy as np
 
 from android_bridge.golden_fusion import fusion_cases, fusion_sequences
 from android_bridge.golden_physio import physio_cases
-from emodata.label_spaces import LABEL_SPACES, mapping_matrix
+from emocore.fusion import FusionConfig, to_driver_state
+from emocore.label_spaces import LABEL_SPACES, mapping_matrix
+from emocore.physio import PhysioFeatureConfig, PhysioSpec
+from emocore.quantization import QUANTIZED_DTYPES, dequantize, quantize
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tflite_edge.bundle import Bundle
 from tflite_edge.face_pipeline import FacePipeline, choose_face_variant
-from tflite_edge.fusion import FusionConfig, to_driver_state
 from tflite_edge.interpreter import TFLiteModel
-from tflite_edge.physio_features import PhysioFeatureConfig
-from tflite_edge.physio_stream import PhysioSpec, PhysioStream
-from tflite_edge.quantization import QUANTIZED_DTYPES, dequantize, quantize
+from tflite_edge.physio_stream import PhysioStream
 
 GOLDEN_FORMAT = "fedmultiemo-golden-vectors"
 GOLDEN_VERSION = 2

@@ -1,11 +1,12 @@
-"""Golden fusion vectors: readings and `tflite_edge.fusion` results for every strategy.
+"""Golden fusion vectors: readings and `emocore.fusion` results for every strategy.
 
 `fusion_cases(config, model_readings)` runs `fuse` over scenarios (fresh, stale, low-quality,
 NaN/None probs, future and non-finite timestamps, all missing -> "unknown", ties, uniform
 vectors, zero learned-pool mass) under every strategy, and `fusion_sequences` runs
 `FusionEngine` with temporal smoothing. Configs travel as `FusionConfig.to_json()` text, the same
-text as the bundle's fusion.json. Exclusion reasons are compared by kind (`exclusion_kind`):
-their numbers are formatted with Python's `%g`, which the port need not imitate.
+text as the bundle's fusion.json. Exclusions are compared by kind (`Exclusion.kind`, the
+`ExclusionKind` enum both sides share): the prose reasons format numbers with Python's `%g`,
+which the port need not imitate.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tflite_edge.fusion import (
+from emocore.fusion import (
     FusionConfig,
     FusionEngine,
     FusionResult,
@@ -26,31 +27,11 @@ from tflite_edge.fusion import (
     fuse,
 )
 
-# Reason prefix -> kind, longest prefixes first (see tflite_edge.fusion._exclusion_reason).
-_REASON_KINDS: tuple[tuple[str, str], ...] = (
-    ("missing (NaN probs)", "nan_probs"),
-    ("missing (no reading)", "no_reading"),
-    ("missing", "missing"),
-    ("timestamp is not finite", "non_finite_timestamp"),
-    ("timestamp in the future", "future_timestamp"),
-    ("stale", "stale"),
-    ("low quality", "low_quality"),
-    ("learned weights give this combination zero probability mass", "zero_mass"),
-)
 _PROBS = (  # DRIVER_STATE3 vectors used by the scenarios (per modality, cycled)
     (0.2, 0.1, 0.7),
     (0.5, 0.3, 0.2),
     (0.1, 0.6, 0.3),
 )
-
-
-def exclusion_kind(reason: str) -> str:
-    """The kind of a `FusionResult.excluded` reason; raises ValueError for an unknown reason."""
-    for prefix, kind in _REASON_KINDS:
-        if reason.startswith(prefix):
-            return kind
-    raise ValueError(f"reason {reason!r} has no known kind; known prefixes: "
-                     f"{[p for p, _ in _REASON_KINDS]}")
 
 
 def _float_list(values: np.ndarray | Sequence[float] | None) -> list[float] | None:
@@ -68,8 +49,8 @@ def result_json(result: FusionResult) -> dict[str, Any]:
         "label": result.label, "label_index": result.label_index,
         "probs": _float_list(result.probs), "used": list(result.used),
         "weights": [float(w) for w in result.weights],
-        "excluded": [{"modality": m, "reason": r, "kind": exclusion_kind(r)}
-                     for m, r in result.excluded],
+        "excluded": [{"modality": e.modality, "reason": e.reason, "kind": e.kind.value}
+                     for e in result.excluded],
         "smoothed": result.smoothed,
     }
 

@@ -1,4 +1,4 @@
-"""Golden physiological windows: raw signals and `tflite_edge.physio_features.extract_window`.
+"""Golden physiological windows: raw signals and `emocore.physio.extract_window`.
 
 `physio_cases(config, seed)` returns JSON-ready cases `{name, config, signals, feature_names,
 features}` covering the synthetic cohort's streams (emodata.synthetic_cohort) and hand-made
@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from emodata.synthetic_cohort import CohortConfig, generate_cohort
-from tflite_edge.physio_features import (
+from emocore.physio import (
     PhysioFeatureConfig,
     Signal,
     extract_window,
     feature_names,
     window_num_samples,
 )
+from emodata.synthetic_cohort import CohortConfig, generate_cohort
 
 _DECIMALS = 4
 _EXTRA_LEAD_S = 2.0  # stored samples before the window start (the port must take the last n)

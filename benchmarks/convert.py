@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -32,10 +32,10 @@ from benchmarks.tflite_latency import measure_in_subprocess
 from converters.face_to_tflite import VARIANTS, convert_face_model
 from converters.forest_to_tflite import forest_to_tflite, latency_per_row, tflite_row_predictor
 from converters.tflite_inspection import edgetpu_readiness
-from emodata.fer2013 import load_fer2013
+from emocore.face_preprocessing import scale_pixels
+from emodata.fer2013 import fer2013_path, load_fer2013
 from emodata.wesad import load_wesad_features
-from tff_train.face_datasets import fer2013_path
-from tff_train.tree_extraction import from_sklearn, from_tfdf
+from forests.extraction import from_sklearn, from_tfdf
 from tflite_edge.interpreter import TFLiteModel
 
 if __name__ == "__main__":
@@ -61,7 +61,7 @@ def face_variants(model: tf.keras.Model, train: np.ndarray, public: tuple, priva
                   workdir: Path, calibration_samples: int) -> dict:
     """Size, accuracy, Keras agreement and latency of the float32/dynamic/int8 conversions."""
     def to_input(images: np.ndarray) -> np.ndarray:
-        return images[..., None].astype(np.float32) / 255.0
+        return scale_pixels(images[..., None])
 
     keras_private = model.predict(to_input(private[0]), batch_size=256, verbose=0).argmax(1)
     keras_public = model.predict(to_input(public[0]), batch_size=256, verbose=0).argmax(1)

@@ -3,7 +3,7 @@
     python -m benchmarks.edge_latency --bundle=DIR [--iterations=2000] [--warmup=200] \\
         [--detector_iterations=200] [--out=FILE.json]
 
-One "pipeline" update = physio window features (`physio_features.extract_window` over a full
+One "pipeline" update = physio window features (`emocore.physio.extract_window` over a full
 window of synthetic raw streams, or a copied vector for precomputed-feature bundles) + the
 physio model + the face path on a 48x48 crop (scaling, explicit quantization, model,
 dequantization) + one fusion step, all on 1 thread (TFLite `num_threads=1`). Targets: p99
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -30,14 +30,15 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import emit, provenance
+from emocore.fusion import FusionConfig, FusionEngine, ModalityReading
+from emocore.physio import RAW_SIGNALS
 from emodata.synthetic_faces import RenderSettings, render_faces, sample_identity
 from emodata.synthetic_physio import sample_physiology, simulate_streams
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_detection import DetectorConfig, FaceDetector
 from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.fusion import FusionConfig, FusionEngine, ModalityReading
-from tflite_edge.physio_stream import RAW_SIGNALS, PhysioStream
-from tflite_edge.realtime import peak_rss_mb
+from tflite_edge.loop_stats import peak_rss_mb
+from tflite_edge.physio_stream import PhysioStream
 
 TARGETS = {"pipeline_p99_ms": 2.0, "peak_rss_mb": 80.0}
 PIPELINE_STAGES = ("physio_features", "physio_model", "face", "fusion")

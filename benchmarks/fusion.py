@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -36,21 +36,22 @@ from absl import app, flags
 
 from benchmarks.common import emit, provenance
 from converters.face_to_tflite import convert_face_model
-from emodata.fer2013 import load_fer2013
-from emodata.label_spaces import DRIVER_STATE3, map_labels
-from emodata.partitioning import group_partition
-from emodata.wesad import load_wesad_features
-from tff_train.face_datasets import fer2013_path
-from tff_train.federated_forest import ForestConfig, train_federated_forest
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tflite_edge.fusion import (
+from emocore.face_preprocessing import scale_pixels
+from emocore.fusion import (
     STRATEGIES,
     FusionConfig,
     ModalityReading,
-    fit_learned_weights,
     fuse,
+    model_output_probs,
     to_driver_state,
 )
+from emocore.label_spaces import DRIVER_STATE3, map_labels
+from emodata.fer2013 import fer2013_path, load_fer2013
+from emodata.partitioning import group_partition
+from emodata.wesad import load_wesad_features
+from tff_train.federated_forest import ForestConfig, train_federated_forest
+from tff_train.fusion_weights import fit_learned_weights
+from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 from tflite_edge.interpreter import TFLiteModel
 
 if __name__ == "__main__":
@@ -71,11 +72,8 @@ DROPOUT_FRACTIONS = (0.25, 0.5, 1.0)
 def face_state_probs(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
     """Driver-state probabilities `float64[N,3]` of `images: uint8[N,48,48]` (int8 TFLite)."""
     model = TFLiteModel(model_bytes, num_threads=2)
-    probs = np.stack([model.predict(x[None, ..., None].astype(np.float32) / 255.0)[0]
-                      for x in images]).astype(np.float64)
-    probs = np.clip(probs, 0.0, None)
-    probs /= probs.sum(axis=1, keepdims=True)
-    return to_driver_state(probs, "fer7")
+    return np.stack([model_output_probs(model.predict(scale_pixels(x[None, ..., None])), "fer7",
+                                        "face")[1] for x in images])
 
 
 def physio_forest(data_root: str, seed: int) -> tuple[object, object]:
@@ -125,10 +123,10 @@ def main(argv: Sequence[str]) -> None:
     rng = np.random.default_rng(FLAGS.seed)
     fer = load_fer2013(fer2013_path(FLAGS.data_root), cache_dir=FLAGS.cache_dir or None)
     train = fer.split("train").images
-    calibration = train[rng.choice(len(train), 500, replace=False)][..., None] / 255.0
+    calibration = scale_pixels(train[rng.choice(len(train), 500, replace=False)][..., None])
     keras_model = tf.keras.models.load_model(FLAGS.face_model)
-    face_int8 = convert_face_model(keras_model, "int8", calibration_images=calibration.astype(
-        np.float32), num_calibration_samples=500)
+    face_int8 = convert_face_model(keras_model, "int8", calibration_images=calibration,
+                                   num_calibration_samples=500)
     try:
         forest, wesad = physio_forest(FLAGS.data_root, FLAGS.seed)
     finally:

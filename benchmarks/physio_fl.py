@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -32,8 +32,9 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PeakRssSampler, emit, provenance
 from configs import physio_drivedb, physio_wesad
+from tff_train.physio_config import FEDERATED_MODELS
 from tff_train.physio_datasets import PhysioTask
-from tff_train.physio_trainer import FEDERATED_MODELS, load_physio_task, run_physio_training
+from tff_train.physio_trainer import load_physio_task, run_physio_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 
 TASK_CONFIGS = {"wesad3": physio_wesad, "wesad_binary": physio_wesad, "drivedb3": physio_drivedb}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -141,7 +141,6 @@ def main(argv: Sequence[str]) -> None:
     base.train.rounds = FLAGS.rounds
     base.train.eval_every = FLAGS.eval_every
     base.personalization.steps = 0
-    base.centralised.enabled = False
     runs: dict[str, dict] = {}
     result = {"provenance": provenance(), "base_config": base.to_dict(),
               "protocol": f"FER2013 face protocol shortened to {FLAGS.rounds} rounds "
@@ -159,9 +158,7 @@ def main(argv: Sequence[str]) -> None:
                     robust_trim_fraction=FLAGS.robust_trim_fraction,
                     robust_clip_norm=FLAGS.robust_clip_norm)
                 config = base.copy_and_resolve_references()
-                for key, value in overrides.items():
-                    section, field = key.split(".")
-                    config[section][field] = value
+                config.update_from_flattened_dict(overrides)
                 workdir = Path(FLAGS.workdir) / name
                 done = workdir / "results.json"
                 if FLAGS.reuse and done.exists():

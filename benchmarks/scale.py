@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -61,7 +61,7 @@ FLAGS = flags.FLAGS
 def load_pool(data_root: str, synthetic_drivers: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """(uint8[N,48,48] images, int labels, description): FER2013 train or the synthetic cohort."""
     if data_root:
-        from tff_train.face_datasets import fer2013_path  # noqa: PLC0415
+        from emodata.fer2013 import fer2013_path
 
         with contextlib.suppress(FileNotFoundError):
             from emodata.fer2013 import load_fer2013  # noqa: PLC0415

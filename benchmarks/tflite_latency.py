@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output

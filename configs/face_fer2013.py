@@ -83,7 +83,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.personalization = ml_collections.ConfigDict()
     config.personalization.steps = 30
     config.personalization.learning_rate = 0.005
-
-    config.centralised = ml_collections.ConfigDict()
-    config.centralised.enabled = True
     return config

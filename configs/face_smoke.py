@@ -28,5 +28,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.eval_every = 1
     config.train.bn_calibration_examples = 64
     config.personalization.steps = 5
-    config.centralised.enabled = False
     return config

@@ -18,5 +18,5 @@ def get_config() -> ml_collections.ConfigDict:
     config = physio_wesad.get_config()
     config.data.task = "drivedb3"
     config.evaluation.num_folds = 4
-    config.evaluation.val_gap_windows = 11
+    config.evaluation.val_gap_windows = physio_wesad.overlapping_windows(config.features)  # 11
     return config

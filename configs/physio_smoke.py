@@ -17,7 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.features.window_s = 20.0
     config.features.stride_s = 5.0
     config.evaluation.num_folds = 3
-    config.evaluation.val_gap_windows = 3
+    config.evaluation.val_gap_windows = physio_wesad.overlapping_windows(config.features)  # 3
     config.federated_rf.num_trees_per_client = 4
     config.federated_rf.max_depth = 4
     config.federated_rf.keep_top_n = 8

@@ -12,6 +12,14 @@ from __future__ import annotations
 import ml_collections
 
 
+def overlapping_windows(features: ml_collections.ConfigDict) -> ml_collections.FieldReference:
+    """ceil(window_s / stride_s) - 1 of `features` (the later windows that share samples with a
+    window), as a reference that follows overrides of either key: the validation gap of tasks
+    whose windows come from the shared extractor."""
+    window, stride = features.get_ref("window_s"), features.get_ref("stride_s")
+    return (-((-window) // stride) - 1).to_int()
+
+
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     """The WESAD protocol of the physio FL benchmark (also the base of the other physio configs).
 
@@ -43,7 +51,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.evaluation.num_folds = 5  # leave-groups-out folds
     config.evaluation.run_folds = 0  # 0 = all; k = only the first k folds (quick checks)
     config.evaluation.val_fraction = 0.2
-    config.evaluation.val_gap_windows = 12  # training windows dropped before each val block
+    # Training windows dropped before each validation block; WESAD's precomputed windows share
+    # samples with their 12 successors (extractor tasks derive it: overlapping_windows).
+    config.evaluation.val_gap_windows = 12
 
     config.federated_rf = ml_collections.ConfigDict()
     config.federated_rf.num_trees_per_client = 10

@@ -1,12 +1,55 @@
-"""The README main job on the embedded default: the deterministic synthetic in-vehicle cohort."""
+"""The README main job on the embedded default: the deterministic synthetic in-vehicle cohort.
+
+`config.face` and `config.physio` are the trainers' own configs (configs/face_smoke.py and
+configs/physio_smoke.py, with the main job's sizes), so every trainer option is reachable from
+the main job, e.g. `--config.face.aggregation.robust=median` or
+`--config.physio.federated_rf.keep_top_n=20`. Shared values are references: the seed, the cohort
+size (`face.data.synthetic_drivers`) and the fusion's `max_age_s` (the physio stride + 1 s)
+follow their source when it is overridden.
+"""
 
 from __future__ import annotations
 
 import ml_collections
 
+from configs import face_smoke, physio_smoke
+
+
+def face_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The federated face CNN of the main job: one client per training driver of the cohort."""
+    face = face_smoke.get_config()
+    face.seed = config.get_ref("seed")
+    face.data.synthetic_drivers = config.cohort.get_ref("num_drivers")
+    face.data.synthetic_faces_per_class = config.cohort.get_ref("faces_per_class")
+    face.partition.num_clients = 0  # synthetic: one client per training driver
+    face.train.rounds = 10
+    face.train.local_epochs = 3
+    face.train.client_learning_rate = 0.003  # client Adam
+    face.train.clients_per_round = 24  # all driver clients every round
+    face.train.server_optimizer = "sgd"  # sgd (plain FedAvg) | sgdm | adam
+    face.train.server_momentum = 0.9  # sgdm only
+    face.model.width = 16
+    face.model.convs_per_block = 1
+    # 4 blocks: the receptive field spans brows to mouth (3 blocks learn far more slowly).
+    face.model.depth = 4
+    return face
+
+
+def physio_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The federated forest of the main job: one client per physio driver."""
+    physio = physio_smoke.get_config()
+    physio.seed = config.get_ref("seed")
+    physio.data.synthetic_drivers = 8  # one client each
+    physio.models = "federated_rf"  # the one federated forest shipped in the bundle
+    # Per-driver z-scored features (tff_train.physio_datasets.normalise_per_group): drivers'
+    # baselines differ more than the states move them. The edge calibrates the unseen driver
+    # from one of its earlier, unlabelled drives (emocore.calibration.DriverBaseline).
+    physio.data.normalisation = "zscore"  # none | zscore
+    return physio
+
 
 def get_config() -> ml_collections.ConfigDict:
-    """Cohort size, training lengths and the replayed (unseen) driver of the first run."""
+    """Cohort size, the two trainers' configs, fusion and the replayed (unseen) driver."""
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.cohort = ml_collections.ConfigDict()
@@ -14,29 +57,14 @@ def get_config() -> ml_collections.ConfigDict:
     # each: a CNN trained on 6 face identities does not generalise to a new driver's face.
     config.cohort.num_drivers = 26
     config.cohort.faces_per_class = 20  # labelled faces per expression and driver
-    config.face = ml_collections.ConfigDict()
-    config.face.rounds = 10
-    config.face.local_epochs = 3
-    config.face.width = 16
-    config.face.convs_per_block = 1
-    # 4 blocks: the receptive field spans brows to mouth (3 blocks learn far more slowly).
-    config.face.depth = 4
-    config.face.learning_rate = 0.003  # client Adam
-    config.face.clients_per_round = 24  # all driver clients every round
-    config.face.server_optimizer = "sgd"  # sgd (plain FedAvg) | sgdm | adam
-    config.face.server_momentum = 0.9  # sgdm only
-    config.physio = ml_collections.ConfigDict()
-    config.physio.drivers = 8  # one client each
-    config.physio.model = "federated_rf"  # the federated forest shipped in the bundle
-    # Per-driver z-scored features (tff_train.physio_datasets.normalise_per_group): drivers'
-    # baselines differ more than the states move them. The edge calibrates the unseen driver
-    # from one of its earlier, unlabelled drives (tflite_edge.physio_stream.DriverBaseline).
-    config.physio.normalisation = "zscore"  # none | zscore
+    config.face = face_config(config)
+    config.physio = physio_config(config)
     config.fusion = ml_collections.ConfigDict()
     # learned_weights: a linear pool fitted on the edge replay of the validation driver (seen
     # by neither trainer); or confidence_weighted | majority_vote | product_of_experts.
     config.fusion.strategy = "learned_weights"
-    config.fusion.max_age_s = 6.0  # >= the physio stride (5 s): readings stay fresh in between
+    # One physio stride plus 1 s: a physio reading stays fresh until the next window.
+    config.fusion.max_age_s = config.physio.features.get_ref("stride_s") + 1.0
     # EMA of fused distributions (0 = off): 5 s cost the default replay 7 points (its lag at
     # state changes outweighs the expression flicker it removes).
     config.fusion.smoothing_half_life_s = 0.0

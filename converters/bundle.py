@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from converters.tflite_inspection import TensorInfo, inspect_tflite
-from emodata.label_spaces import DRIVER_STATE3, get_label_space
+from emocore.face_preprocessing import PIXEL_OFFSET, PIXEL_SCALE
+from emocore.fusion import FusionConfig
+from emocore.label_spaces import DRIVER_STATE3, get_label_space
 from tflite_edge.bundle import (
     MANIFEST_NAME,
     write_bundle_directory,
 )
-from tflite_edge.fusion import FusionConfig
 
-FACE_PIXEL_SCALE = 1.0 / 255.0
 _VARIANT_NAME = re.compile(r"^[a-z0-9_]+$")
 _TOOL_PACKAGES = ("numpy", "tensorflow", "tflite-runtime", "tensorflow-federated",
                   "tensorflow-decision-forests")
@@ -140,7 +140,7 @@ def write_bundle(
         files[f"labels_{space}.txt"] = ("\n".join(get_label_space(space).labels) + "\n").encode()
     preprocessing = {
         "face": {"input_shape": json.loads(face_shapes.pop()), "color": "grayscale",
-                 "pixel_scale": FACE_PIXEL_SCALE, "pixel_offset": 0.0,
+                 "pixel_scale": PIXEL_SCALE, "pixel_offset": PIXEL_OFFSET,
                  "label_space": face_label_space},
         "models": {f"{role}.tflite": io[role] for role in models},
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -31,11 +31,11 @@ from absl import app, flags
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
-from tff_train.tree_ensemble import TreeEnsemble
-from tflite_edge.cli import run_main
-from tflite_edge.fusion import FusionConfig
-from tflite_edge.physio_features import DEFAULT_CONFIG
-from tflite_edge.physio_stream import PhysioSpec
+from emocore.cli import run_main
+from emocore.face_preprocessing import scale_pixels
+from emocore.fusion import FusionConfig
+from emocore.physio import DEFAULT_CONFIG, PhysioSpec
+from forests.ensemble import TreeEnsemble
 
 if __name__ == "__main__":
     flags.DEFINE_string("face_model", None, "Keras face model (.keras).", required=True)
@@ -55,8 +55,7 @@ FLAGS = flags.FLAGS
 def calibration_faces(source: str, data_root: str, count: int, seed: int = 0) -> np.ndarray:
     """`float32[N,48,48,1]` in [0,1] training faces for int8 calibration."""
     if source == "fer2013":
-        from emodata.fer2013 import load_fer2013
-        from tff_train.face_datasets import fer2013_path
+        from emodata.fer2013 import fer2013_path, load_fer2013
 
         images = load_fer2013(fer2013_path(data_root), split="train").images
     else:
@@ -65,7 +64,7 @@ def calibration_faces(source: str, data_root: str, count: int, seed: int = 0) ->
         images = face_dataset(generate_cohort(4, seed=seed)).images
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), min(count, len(images)), replace=False)
-    return images[pick][..., None].astype(np.float32) / 255.0
+    return scale_pixels(images[pick][..., None])
 
 
 def physio_spec(path: str | None, num_features: int) -> PhysioSpec:

@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from converters.tflite_inspection import op_names
-from tff_train.forest_graph import forest_outputs_tf
-from tff_train.tree_ensemble import TreeEnsemble
+from forests.ensemble import TreeEnsemble
+from forests.graph import forest_outputs_tf
 
 
 def forest_to_tflite(ensemble: TreeEnsemble, batch_size: int | None = 1) -> bytes:

@@ -62,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emocore.label_spaces import DRIVEDB3
+from emocore.physio import Signal
 from emodata.errors import (
     BadRowPolicy,
     DataFormatError,
@@ -69,7 +71,6 @@ from emodata.errors import (
     log_skipped,
     require_exists,
 )
-from emodata.label_spaces import DRIVEDB3
 
 logger = logging.getLogger(__name__)
 
@@ -530,3 +531,34 @@ def format_segment_summary(labellings: Sequence[DriveLabels]) -> str:
 
 def _minutes(seconds: Sequence[float]) -> str:
     return "[" + ", ".join(f"{s / 60:.1f}" for s in seconds) + "]"
+
+
+# ------------------------------------------------------------------------------ signals
+# Signal kind (emocore.physio) -> its drivedb channels, the first present wins (hand GSR, else
+# foot GSR, is "eda"). The ONE mapping: training windows and the edge replay both use it. ECG is
+# left out: drivedb's 15.5 Hz ECG has 1-sample R waves the size of its T waves, so HR(bpm) is the
+# cardiac source (a drive without it has NaN cardiac features in training and at the edge alike).
+DRIVEDB_SIGNALS: dict[str, tuple[str, ...]] = {
+    "hr": ("hr",), "eda": ("hand_gsr", "foot_gsr"), "resp": ("resp",),
+}  # fmt: skip
+
+
+def drive_channels(drive: Drive, signals: Mapping[str, tuple[str, ...]] = DRIVEDB_SIGNALS
+                   ) -> dict[str, str]:
+    """{signal kind: drivedb channel} of the kinds `drive` has (`signals` maps each kind to its
+    channels; the first present wins); empty when it has none."""
+    found = {}
+    for kind, channels in signals.items():
+        channel = next((c for c in channels if c in drive.channels), None)
+        if channel is not None:
+            found[kind] = channel
+    return found
+
+
+def drive_signals(drive: Drive, signals: Mapping[str, tuple[str, ...]] = DRIVEDB_SIGNALS
+                  ) -> dict[str, Signal]:
+    """{signal kind: `Signal(float32[T] channel values, the drive's measured rate)`} of the
+    kinds `drive` has (`drive_channels`); kinds it lacks are left out."""
+    rate = drive.sample_rate_hz
+    return {kind: Signal(drive.channels[channel], rate)
+            for kind, channel in drive_channels(drive, signals).items()}

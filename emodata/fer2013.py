@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from emocore.label_spaces import FER7
 from emodata.errors import (
     BadRowPolicy,
     DataFormatError,
@@ -44,7 +45,6 @@ from emodata.errors import (
     log_skipped,
     require_exists,
 )
-from emodata.label_spaces import FER7
 
 logger = logging.getLogger(__name__)
 
@@ -422,3 +422,13 @@ def _write_cache(cache_file: Path, data: Fer2013) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     logger.info("cached FER2013 (%d images) at %s", len(data), cache_file)
+
+
+def fer2013_path(data_root: str) -> Path:
+    """`<data_root>/fer2013` (image folders) or `<data_root>/fer2013.csv`, whichever exists."""
+    root = Path(data_root)
+    for candidate in (root / "fer2013", root / "fer2013.csv", root):
+        if candidate.exists() and (candidate.is_dir() or candidate.suffix == ".csv"):
+            return candidate
+    raise FileNotFoundError(f"data.data_root: no FER2013 under {str(root)!r} (expected "
+                            "fer2013/ image folders or fer2013.csv)")

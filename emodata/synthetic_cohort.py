@@ -23,7 +23,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from emodata.label_spaces import DRIVER_STATE3, FER7
+from emocore.label_spaces import DRIVER_STATE3, FER7
+from emocore.physio import (
+    DEFAULT_CONFIG,
+    PhysioFeatureConfig,
+    Signal,
+    extract_recording,
+    feature_names,
+)
 from emodata.synthetic_faces import (
     FaceIdentity,
     RenderSettings,
@@ -36,16 +43,9 @@ from emodata.synthetic_physio import (
     sample_physiology,
     simulate_streams,
 )
-from tflite_edge.physio_features import (
-    DEFAULT_CONFIG,
-    PhysioFeatureConfig,
-    Signal,
-    extract_recording,
-    feature_names,
-)
 
 # P(expression | state): rows DRIVER_STATE3, columns FER7 (by name, normalised below).
-# A perfect expression classifier mapped to driver states (emodata.label_spaces) is right on
+# A perfect expression classifier mapped to driver states (emocore.label_spaces) is right on
 # ~87% of frames: 10-17% of the frames of each state show an expression of another state.
 _STATE_EXPRESSIONS: dict[str, dict[str, float]] = {
     "neutral": {"neutral": 0.90, "happy": 0.04, "sad": 0.03, "surprise": 0.03},

@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from emodata.label_spaces import FER7
+from emocore.label_spaces import FER7
 
 FACE_SIZE = 48
 EXPRESSION_PARAMS: tuple[str, ...] = (

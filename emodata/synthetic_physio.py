@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emodata.label_spaces import DRIVER_STATE3
-from tflite_edge.physio_features import Signal
+from emocore.label_spaces import DRIVER_STATE3
+from emocore.physio import Signal
 
 STREAM_RATES_HZ: dict[str, float] = {
     "ecg": 128.0, "hr": 4.0, "eda": 4.0, "temp": 4.0, "resp": 32.0,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocore.label_spaces import WESAD3
 from emodata.errors import (
     BadRowPolicy,
     DataFormatError,
@@ -29,7 +30,6 @@ from emodata.errors import (
     log_skipped,
     require_exists,
 )
-from emodata.label_spaces import WESAD3
 
 logger = logging.getLogger(__name__)
 

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-exec .venv/bin/python -m tff_train.pipeline_main --workdir="${FME_WORKDIR:-runs/default}" "$@"
+exec .venv/bin/python -m pipeline.main --workdir="${FME_WORKDIR:-runs/default}" "$@"

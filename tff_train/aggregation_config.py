@@ -28,11 +28,11 @@ unweighted; asking for `weighted=True` with them is an error (multi-Krum is weig
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 from tff_train.compression import build_compression_aggregator
+from tff_train.config_checks import is_int, is_number
 from tff_train.krum_aggregation import MultiKrumFactory
 from tff_train.privacy import build_dp_aggregator, build_secure_aggregator
 from tff_train.robust_aggregation import COMBINERS, RobustMeanFactory
@@ -63,14 +63,6 @@ def _fail(key: str, expected: str, got: object) -> None:
     raise ValueError(f"aggregation.{key} must be {expected}; got {got!r}")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def as_options(options: AggregationOptions | Mapping[str, Any] | Any) -> AggregationOptions:
     """`options` (dataclass, mapping or ConfigDict) as `AggregationOptions`; no unknown keys."""
     if isinstance(options, AggregationOptions):
@@ -95,22 +87,22 @@ def validate_options(options: AggregationOptions) -> None:
     for key in ("secure", "quantization_stochastic"):
         if not isinstance(getattr(o, key), bool):
             _fail(key, "a bool", getattr(o, key))
-    if o.clip_norm is not None and not (_is_number(o.clip_norm) and o.clip_norm > 0):
+    if o.clip_norm is not None and not (is_number(o.clip_norm) and o.clip_norm > 0):
         _fail("clip_norm", "a number > 0 or None", o.clip_norm)
     if o.dp_noise_multiplier is not None and not (
-            _is_number(o.dp_noise_multiplier) and o.dp_noise_multiplier >= 0):
+            is_number(o.dp_noise_multiplier) and o.dp_noise_multiplier >= 0):
         _fail("dp_noise_multiplier", "a number >= 0 or None (no DP)", o.dp_noise_multiplier)
     if o.clients_per_round is not None and not (
-            _is_int(o.clients_per_round) and o.clients_per_round >= 1):
+            is_int(o.clients_per_round) and o.clients_per_round >= 1):
         _fail("clients_per_round", "an int >= 1 or None", o.clients_per_round)
     if o.robust is not None and o.robust not in ROBUST:
         _fail("robust", f"None or one of {list(ROBUST)}", o.robust)
-    if not (_is_number(o.trim_fraction) and 0 <= o.trim_fraction < 0.5):
+    if not (is_number(o.trim_fraction) and 0 <= o.trim_fraction < 0.5):
         _fail("trim_fraction", "a number in [0, 0.5)", o.trim_fraction)
     if o.quantization_bits is not None and not (
-            _is_int(o.quantization_bits) and 1 <= o.quantization_bits <= 16):
+            is_int(o.quantization_bits) and 1 <= o.quantization_bits <= 16):
         _fail("quantization_bits", "an int in [1, 16] or None", o.quantization_bits)
-    if not (_is_int(o.quantization_threshold) and o.quantization_threshold >= 0):
+    if not (is_int(o.quantization_threshold) and o.quantization_threshold >= 0):
         _fail("quantization_threshold", "an int >= 0", o.quantization_threshold)
 
     dp, robust, quantized = (o.dp_noise_multiplier is not None, o.robust is not None,

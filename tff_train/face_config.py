@@ -8,17 +8,13 @@ import ml_collections
 
 from tff_train.aggregation_config import as_options, validate_options
 from tff_train.client_faults import ATTACKS
+from tff_train.config_checks import require as _require
 from tff_train.face_model import COMPUTE_DTYPES, NORMALIZATIONS
 from tff_train.face_process import aggregation_options
 from tff_train.learning_rate_schedule import SCHEDULES
 from tff_train.optimizers import OPTIMIZERS
 
 SOURCES = ("fer2013", "synthetic")
-
-
-def _require(condition: bool, key: str, expected: str, got: object) -> None:
-    if not condition:
-        raise ValueError(f"config.{key} must be {expected}; got {got!r}")
 
 
 def validate_face_config(config: ml_collections.ConfigDict) -> None:

@@ -9,13 +9,12 @@ Synthetic cohort: one client per driver; the last two drivers are held out, one 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import ml_collections
 import numpy as np
 
-from emodata.fer2013 import load_fer2013
-from emodata.label_spaces import FER7
+from emocore.label_spaces import FER7
+from emodata.fer2013 import fer2013_path, load_fer2013
 from emodata.partitioning import ClientPartition, dirichlet_partition, group_partition
 from emodata.synthetic_cohort import CohortConfig, face_dataset, generate_cohort
 
@@ -37,16 +36,6 @@ class FaceData:
         """All clients' train splits concatenated (the centralised baseline's data)."""
         return (np.concatenate([x for x, _ in self.clients]),
                 np.concatenate([y for _, y in self.clients]))
-
-
-def fer2013_path(data_root: str) -> Path:
-    """`<data_root>/fer2013` (image folders) or `<data_root>/fer2013.csv`, whichever exists."""
-    root = Path(data_root)
-    for candidate in (root / "fer2013", root / "fer2013.csv", root):
-        if candidate.exists() and (candidate.is_dir() or candidate.suffix == ".csv"):
-            return candidate
-    raise FileNotFoundError(f"data.data_root: no FER2013 under {str(root)!r} (expected "
-                            "fer2013/ image folders or fer2013.csv)")
 
 
 def _split_clients(images: np.ndarray, labels: np.ndarray, parts: list[ClientPartition]

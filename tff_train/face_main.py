@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
+from emocore.cli import define_config_file, run_main
 from tff_train import worker_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
@@ -31,7 +32,6 @@ from tff_train.face_trainer import run_face_training
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
 from tff_train.worker_flags import define_worker_flags, worker_retries, worker_session_kwargs
 from tff_train.worker_session import run_with_worker_retries
-from tflite_edge.cli import define_config_file, run_main
 
 _CONFIG = define_config_file("config", "configs/face_fer2013.py",
                              "Experiment config file (get_config()).")

@@ -30,12 +30,12 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tff_train.forest_graph import forest_outputs_tf
+from forests.ensemble import TREE_FIELDS, TreeEnsemble, max_nodes_for_depth
+from forests.extraction import from_tfdf, from_tfdf_regression
+from forests.graph import forest_outputs_tf
+from tff_train.physio_datasets import ClientDataset
 from tff_train.tff_runtime import import_tff
-from tff_train.tree_ensemble import TREE_FIELDS, TreeEnsemble, max_nodes_for_depth
-from tff_train.tree_extraction import from_tfdf, from_tfdf_regression
 
-ClientDataset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 BOOSTING_MODES = ("averaged", "cyclic")
 
 

@@ -10,8 +10,9 @@ so on label-skewed clients it costs about as much as dropping f clients from the
 
 `MultiKrumFactory(byzantine_fraction)` is a `tff.aggregators.WeightedAggregationFactory` with
 f = floor(byzantine_fraction * K) for the K clients of each round. Like the other robust
-combiners it gathers every delta on the server (K * P float32 values) and cannot be combined with
-secure aggregation. `multi_krum_select` is the numpy reference of the selection.
+combiners it stacks every delta on the server (`tff_train.stacked_aggregation`: K * P float32
+values) and cannot be combined with secure aggregation. `multi_krum_select` is the numpy
+reference of the selection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tff_train.stacked_aggregation import stacked_aggregation_process
 from tff_train.tff_runtime import import_tff
 
 
@@ -95,56 +97,13 @@ class MultiKrumFactory:
 
     def create(self, value_type: Any, weight_type: Any) -> Any:
         """The `tff.templates.AggregationProcess` for these client value and weight types."""
-        tff = import_tff()
-        if not tff.types.is_structure_of_floats(value_type):
-            raise TypeError(f"value_type must be a float tensor type or a structure of them; got "
-                            f"{value_type}")
-        if not tff.types.is_structure_of_floats(weight_type):
-            raise TypeError(f"weight_type must be a float tensor type; got {weight_type}")
-        specs = tff.types.type_to_tf_tensor_specs(value_type)
-        weight_dtype = tff.types.type_to_tf_tensor_specs(weight_type).dtype
-        stacked_spec = (tf.nest.map_structure(
-            lambda s: tf.TensorSpec([None, *s.shape], s.dtype), specs),
-            tf.TensorSpec([None], weight_dtype))
-        stacked_type = tff.types.tensorflow_to_type(stacked_spec)
         fraction = self.byzantine_fraction
 
-        @tff.tensorflow.computation
-        def zero_fn():  # noqa: ANN202
-            return (tf.nest.map_structure(lambda s: tf.zeros([0, *s.shape], s.dtype), specs),
-                    tf.zeros([0], weight_dtype))
-
-        @tff.tensorflow.computation(stacked_type, (value_type, weight_type))
-        def accumulate_fn(stacked, value_and_weight):  # noqa: ANN001, ANN202
-            values, weights = stacked
-            value, weight = value_and_weight
-            values = tf.nest.map_structure(lambda a, v: tf.concat([a, v[tf.newaxis]], axis=0),
-                                           values, value)
-            return values, tf.concat([weights, tf.reshape(weight, [1])], axis=0)
-
-        @tff.tensorflow.computation(stacked_type, stacked_type)
-        def merge_fn(a, b):  # noqa: ANN001, ANN202
-            return tf.nest.map_structure(lambda x, y: tf.concat([x, y], axis=0), a, b)
-
-        @tff.tensorflow.computation(stacked_type)
-        def report_fn(stacked):  # noqa: ANN001, ANN202
+        def report(stacked: Any) -> collections.OrderedDict:
             values, weights = stacked
             mean, num_selected = _select_and_average(values, weights, fraction)
             return collections.OrderedDict(value=mean, num_updates=tf.shape(weights)[0],
                                            num_selected=num_selected)
 
-        @tff.federated_computation
-        def init_fn():  # noqa: ANN202
-            return tff.federated_value((), tff.SERVER)
-
-        @tff.federated_computation(init_fn.type_signature.result,
-                                   tff.FederatedType(value_type, tff.CLIENTS),
-                                   tff.FederatedType(weight_type, tff.CLIENTS))
-        def next_fn(state, value, weight):  # noqa: ANN001, ANN202
-            report = tff.federated_aggregate(tff.federated_zip((value, weight)), zero_fn(),
-                                             accumulate_fn, merge_fn, report_fn)
-            measurements = tff.federated_zip(collections.OrderedDict(
-                num_updates=report.num_updates, num_selected=report.num_selected))
-            return tff.templates.MeasuredProcessOutput(state, report.value, measurements)
-
-        return tff.templates.AggregationProcess(init_fn, next_fn)
+        return stacked_aggregation_process(value_type, report, weight_type=weight_type,
+                                           measurement_names=("num_updates", "num_selected"))

@@ -5,7 +5,7 @@ Tasks (`TASKS`), each a `PhysioTask` of `features float32[N,F]` (NaN = missing s
 time order):
   * `wesad3` / `wesad_binary`: the 46 WESAD per-window features as given (`load_wesad_features`),
     labels WESAD3 or WESAD_BINARY (stress vs amusement + baseline); one group per subject `S<k>`.
-  * `drivedb3`: drivedb drives through the shared edge extractor (`tflite_edge.physio_features`,
+  * `drivedb3`: drivedb drives through the shared edge extractor (`emocore.physio`,
     window/stride from the PhysioFeatureConfig, 60 s / 5 s by default). Signals: `HR(bpm)` as the
     cardiac source; EDA = hand GSR when the drive has it, else foot GSR (drive02 and drive13 have
     no hand GSR; hand is the usual site of Healey & Picard's analysis, so one site per drive keeps
@@ -32,11 +32,11 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from emodata.drivedb import Drive, label_drive, load_drivedb, sample_labels
-from emodata.label_spaces import (
+from emocore.label_spaces import (
     DRIVEDB3,
     DRIVER_STATE3,
     WESAD3,
@@ -44,23 +44,30 @@ from emodata.label_spaces import (
     LabelSpace,
     map_labels,
 )
-from emodata.partitioning import group_partition
-from emodata.synthetic_cohort import CohortConfig, generate_cohort, physio_dataset
-from emodata.wesad import load_wesad_features
-from tflite_edge.physio_features import (
+from emocore.physio import (
     PhysioFeatureConfig,
     Signal,
     extract_recording,
     feature_names,
     window_num_samples,
 )
+from emodata import drivedb
+from emodata.drivedb import Drive, label_drive, load_drivedb, sample_labels
+from emodata.partitioning import group_partition
+from emodata.synthetic_cohort import CohortConfig, generate_cohort, physio_dataset
+from emodata.wesad import load_wesad_features
 
 TASKS: tuple[str, ...] = ("wesad3", "wesad_binary", "drivedb3", "synthetic")
 NORMALISATIONS: tuple[str, ...] = ("none", "zscore", "rank")
-# EDA channels of a drive, in order of preference.
-EDA_CHANNELS: tuple[str, ...] = ("hand_gsr", "foot_gsr")
 
-ClientDataset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+class ClientDataset(NamedTuple):
+    """One federated client's windows: `x_train float32[n,F]`, `y_train int64[n]`, `x_val
+    float32[m,F]`, `y_val int64[m]` (a plain 4-tuple in that order is accepted too)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,10 +147,9 @@ def load_wesad_task(root: str | os.PathLike[str], *, binary: bool = False) -> Ph
 
 # ------------------------------------------------------------------------------ drivedb
 def drive_signals(drive: Drive) -> tuple[dict[str, Signal], str]:
-    """The extractor inputs of one drive and the EDA channel used ('none' when absent).
-
-    hr <- `HR(bpm)`, eda <- hand GSR else foot GSR, resp <- `RESP(mV)`; all at the drive's
-    measured sample rate. Channels a drive lacks are left out (their features become NaN).
+    """The extractor inputs of one drive (`emodata.drivedb.drive_signals`: hr, eda = hand GSR
+    else foot GSR, resp; at the drive's measured sample rate) and the EDA channel used ('none'
+    when absent). Channels a drive lacks are left out (their features become NaN).
     """
     if not isinstance(drive, Drive):
         raise ValueError(f"drive must be an emodata.drivedb.Drive; got {type(drive).__name__}")
@@ -151,14 +157,7 @@ def drive_signals(drive: Drive) -> tuple[dict[str, Signal], str]:
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"drive {drive.name!r} must hold >= 2 samples to measure its rate; "
                          f"got {len(drive.time_s)}")
-    signals: dict[str, Signal] = {}
-    for kind, channel in (("hr", "hr"), ("resp", "resp")):
-        if channel in drive.channels:
-            signals[kind] = Signal(drive.channels[channel], rate)
-    eda_source = next((c for c in EDA_CHANNELS if c in drive.channels), "none")
-    if eda_source != "none":
-        signals["eda"] = Signal(drive.channels[eda_source], rate)
-    return signals, eda_source
+    return drivedb.drive_signals(drive), drivedb.drive_channels(drive).get("eda", "none")
 
 
 def drive_windows(
@@ -370,6 +369,6 @@ def client_datasets(
         if not len(val_idx):
             raise ValueError(f"group {group!r} has too few windows ({len(rows)}) for a "
                              f"validation split of val_fraction={val_fraction}")
-        out.append((x_all[train_idx], task.labels[train_idx], x_all[val_idx],
-                    task.labels[val_idx]))
+        out.append(ClientDataset(x_all[train_idx], task.labels[train_idx], x_all[val_idx],
+                                 task.labels[val_idx]))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -19,15 +19,15 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
+from emocore.cli import define_config_file, run_main
 from tff_train import worker_flags
+from tff_train.physio_config import validate_physio_config
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
-from tff_train.physio_trainer import run_physio_training, validate_physio_config
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
-from tff_train.worker_session import worker_session
-from tflite_edge.cli import define_config_file, run_main
+from tff_train.physio_trainer import run_physio_training
+from tff_train.tff_runtime import import_tff
+from tff_train.worker_flags import define_worker_flags, run_in_worker_session
 
 _CONFIG = define_config_file("config", "configs/physio_wesad.py",
                              "Experiment config file (get_config()).")
@@ -41,11 +41,8 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_physio_config(_CONFIG.value)  # before any worker is started
     import_tff()
-    try:
-        with worker_session(**worker_session_kwargs(), log=logging.info):
-            run_physio_training(_CONFIG.value, _WORKDIR.value)
-    finally:
-        shutdown_tff_workers()
+    run_in_worker_session(lambda: run_physio_training(_CONFIG.value, _WORKDIR.value),
+                          log=logging.info)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,8 @@
 """Byzantine-robust aggregation of model deltas: coordinate-wise median and trimmed mean in TFF.
 
-`RobustMeanFactory` is a `tff.aggregators.UnweightedAggregationFactory`. Its process gathers the
-client deltas with `tff.federated_aggregate` into a stacked accumulator (one row per client,
-`float[K, ...]` for every tensor of the delta, grown by concatenation like TFF's own reservoir
-sampler), then combines them coordinate-wise on the server in a `tff.tensorflow.computation`:
+`RobustMeanFactory` is a `tff.aggregators.UnweightedAggregationFactory`. Its process stacks the
+client deltas on the server (`tff_train.stacked_aggregation`: one row per client, `float[K, ...]`
+for every tensor of the delta), then combines them coordinate-wise in a TF computation:
 
 - "median": the median of the K values of every coordinate (mean of the two middle ones, K even);
 - "trimmed_mean": sort each coordinate, drop floor(trim_fraction * K) values at each end, average
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tff_train.stacked_aggregation import stacked_aggregation_process
 from tff_train.tff_runtime import import_tff
 
 COMBINERS = ("median", "trimmed_mean")
@@ -93,45 +93,12 @@ class RobustMeanFactory:
 
     def create(self, value_type: Any) -> Any:
         """The `tff.templates.AggregationProcess` for client values of type `value_type`."""
-        tff = import_tff()
-        if not tff.types.is_structure_of_floats(value_type):
-            raise TypeError(f"value_type must be a float tensor type or a structure of them; got "
-                            f"{value_type}")
-        specs = tff.types.type_to_tf_tensor_specs(value_type)
-        stacked_type = tff.types.tensorflow_to_type(tf.nest.map_structure(
-            lambda s: tf.TensorSpec([None, *s.shape], s.dtype), specs))
         combiner, trim_fraction = self.combiner, self.trim_fraction
 
-        @tff.tensorflow.computation
-        def zero_fn():  # noqa: ANN202
-            return tf.nest.map_structure(lambda s: tf.zeros([0, *s.shape], s.dtype), specs)
-
-        @tff.tensorflow.computation(stacked_type, value_type)
-        def accumulate_fn(stacked, value):  # noqa: ANN001, ANN202
-            return tf.nest.map_structure(lambda a, v: tf.concat([a, v[tf.newaxis]], axis=0),
-                                         stacked, value)
-
-        @tff.tensorflow.computation(stacked_type, stacked_type)
-        def merge_fn(a, b):  # noqa: ANN001, ANN202
-            return tf.nest.map_structure(lambda x, y: tf.concat([x, y], axis=0), a, b)
-
-        @tff.tensorflow.computation(stacked_type)
-        def report_fn(stacked):  # noqa: ANN001, ANN202
+        def report(stacked: Any) -> collections.OrderedDict:
             num_updates = tf.shape(tf.nest.flatten(stacked)[0])[0]
             combined = tf.nest.map_structure(
                 lambda x: _combine(x, combiner, trim_fraction), stacked)
             return collections.OrderedDict(value=combined, num_updates=num_updates)
 
-        @tff.federated_computation
-        def init_fn():  # noqa: ANN202
-            return tff.federated_value((), tff.SERVER)
-
-        @tff.federated_computation(init_fn.type_signature.result,
-                                   tff.FederatedType(value_type, tff.CLIENTS))
-        def next_fn(state, value):  # noqa: ANN001, ANN202
-            report = tff.federated_aggregate(value, zero_fn(), accumulate_fn, merge_fn, report_fn)
-            measurements = tff.federated_zip(
-                collections.OrderedDict(num_updates=report.num_updates))
-            return tff.templates.MeasuredProcessOutput(state, report.value, measurements)
-
-        return tff.templates.AggregationProcess(init_fn, next_fn)
+        return stacked_aggregation_process(value_type, report, measurement_names=("num_updates",))

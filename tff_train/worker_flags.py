@@ -1,14 +1,18 @@
 """The `--workers`, `--local_workers` and `--worker_timeout_s` flags shared by the entry points.
 
 `define_worker_flags()` is called at module level of an entry point; `worker_session_kwargs()`
-turns the parsed flags into `worker_session(...)` arguments once, in `main`.
+turns the parsed flags into `worker_session(...)` arguments once, in `main`;
+`run_in_worker_session(run)` runs `run()` in that session and stops every TFF worker after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from absl import flags
 
-from tff_train.worker_session import DEFAULT_WORKER_TIMEOUT_S
+from tff_train.tff_runtime import shutdown_tff_workers
+from tff_train.worker_session import DEFAULT_WORKER_TIMEOUT_S, worker_session
 
 _FLAGS: dict[str, flags.FlagHolder] = {}
 
@@ -44,3 +48,15 @@ def worker_retries() -> int:
     if not _FLAGS:
         raise RuntimeError("define_worker_flags() was not called before parsing flags")
     return _FLAGS["worker_retries"].value
+
+
+def run_in_worker_session(run: Callable[[], object],
+                          log: Callable[[str], None] | None = None) -> None:
+    """`run()` on the TFF workers the flags ask for (`worker_session`), then stops every TFF
+    worker process, also on error and Ctrl-C. `log`: the session's progress lines (or none)."""
+    kwargs: dict = {} if log is None else {"log": log}
+    try:
+        with worker_session(**worker_session_kwargs(), **kwargs):
+            run()
+    finally:
+        shutdown_tff_workers()

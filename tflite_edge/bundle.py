@@ -10,7 +10,7 @@ A bundle is ONE flat directory written by `converters.bundle.write_bundle`:
     labels_<space>.txt     one label per line, in model-output order (TFLite metadata is not
                            used: tflite_support is not a dependency, so labels ship as files)
     preprocessing.json     face input shape, pixel scale 1/255, every model's I/O quantization
-    fusion.json            tflite_edge.fusion.FusionConfig.to_json()
+    fusion.json            emocore.fusion.FusionConfig.to_json()
     features.json          physiological feature-extractor parameters
 
 `verify_bundle` refuses an unknown format or schema version, a missing, altered (size or
@@ -186,7 +186,7 @@ class Bundle:
 
 def load_bundle(directory: str | os.PathLike) -> Bundle:
     """`verify_bundle`, then reads labels and JSON side files (fusion JSON stays text for
-    `tflite_edge.fusion.FusionConfig.from_json`).
+    `emocore.fusion.FusionConfig.from_json`).
 
     Raises ValueError for an old bundle whose preprocessing.json asks for a face blur."""
     directory = Path(directory)

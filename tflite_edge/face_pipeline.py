@@ -4,13 +4,13 @@ Steps (each one a method, so the real-time loop can time them):
   1. `preprocess(crop: uint8[48,48])`:
      `x = float32(pixel) / float32(1 / pixel_scale) + pixel_offset` (the training input
      pipeline's `cast(float32) / 255.0`), shaped like the model input `[1,48,48,1]`; an
-     int8/uint8 model input is quantized HERE with `tflite_edge.quantization.quantize` and the
+     int8/uint8 model input is quantized HERE with `emocore.quantization.quantize` and the
      model's own input scale/zero-point (checked against the bundle's preprocessing.json).
   2. `infer(model_input)`: one interpreter invocation; returns the raw output `[1,C]`.
   3. `postprocess(raw)`: int8/uint8 outputs are dequantized with
-     `tflite_edge.quantization.dequantize`; the vector is clipped at 0 and renormalised to sum 1
+     `emocore.quantization.dequantize`; the vector is clipped at 0 and renormalised to sum 1
      (an int8 softmax sums to 1 only within a few 1/256 steps), then mapped to DRIVER_STATE3
-     with `tflite_edge.fusion.to_driver_state`.
+     with `emocore.fusion.to_driver_state`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,22 @@ from typing import Any
 
 import numpy as np
 
-from emodata.label_spaces import get_label_space
+from emocore.face_preprocessing import (
+    PIXEL_OFFSET,
+    PIXEL_SCALE,
+    check_pixel_scaling,
+    scale_pixels,
+)
+from emocore.fusion import FusionConfig, model_output_probs
+from emocore.label_spaces import get_label_space
+from emocore.quantization import (
+    QUANTIZED_DTYPES,
+    from_tensor_dtype,
+    tensor_quantization,
+    to_tensor_dtype,
+)
 from tflite_edge.bundle import Bundle
-from tflite_edge.fusion import FusionConfig, to_driver_state
 from tflite_edge.interpreter import TFLiteModel
-from tflite_edge.quantization import QUANTIZED_DTYPES, dequantize, quantize
 
 # Variant preference when none is asked for: the Edge TPU needs its compiled model, the CPU
 # runs the int8 model fastest.
@@ -66,21 +77,16 @@ class FacePipeline:
         model: TFLiteModel,
         *,
         label_space: str = "fer7",
-        pixel_scale: float = 1.0 / 255.0,
-        pixel_offset: float = 0.0,
+        pixel_scale: float = PIXEL_SCALE,
+        pixel_offset: float = PIXEL_OFFSET,
         bundle_io: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, TFLiteModel):
             raise ValueError(f"model must be a TFLiteModel; got {type(model).__name__}")
         self.model = model
         self.label_space = get_label_space(label_space).name
-        if not (isinstance(pixel_scale, int | float) and math.isfinite(pixel_scale)
-                and pixel_scale > 0):
-            raise ValueError(f"pixel_scale must be a finite number > 0; got {pixel_scale!r}")
-        if not (isinstance(pixel_offset, int | float) and math.isfinite(pixel_offset)):
-            raise ValueError(f"pixel_offset must be a finite number; got {pixel_offset!r}")
-        self.pixel_divisor = np.float32(1.0 / pixel_scale)
-        self.pixel_offset = np.float32(pixel_offset)
+        check_pixel_scaling(pixel_scale, pixel_offset)
+        self.pixel_scale, self.pixel_offset = float(pixel_scale), float(pixel_offset)
         inputs, outputs = model.input_details, model.output_details
         if len(inputs) != 1 or len(outputs) != 1:
             raise ValueError(f"model must have one input and one output; got {len(inputs)} and "
@@ -96,8 +102,8 @@ class FacePipeline:
                              f"({label_space}); got {list(self._out['shape'])}")
         self.input_dtype = np.dtype(self._in["dtype"])
         self.output_dtype = np.dtype(self._out["dtype"])
-        self.input_quantization = _quantization(self._in, "input")
-        self.output_quantization = _quantization(self._out, "output")
+        self.input_quantization = tensor_quantization(self._in, "input")
+        self.output_quantization = tensor_quantization(self._out, "output")
         if bundle_io is not None:
             _check_bundle_io(bundle_io, self._in, self._out)
 
@@ -126,8 +132,8 @@ class FacePipeline:
         if io is None:
             raise ValueError(f"preprocessing.json has no I/O entry for {path.name!r}")
         return cls(model, label_space=space or face.get("label_space", "fer7"),
-                   pixel_scale=float(face.get("pixel_scale", 1.0 / 255.0)),
-                   pixel_offset=float(face.get("pixel_offset", 0.0)),
+                   pixel_scale=float(face.get("pixel_scale", PIXEL_SCALE)),
+                   pixel_offset=float(face.get("pixel_offset", PIXEL_OFFSET)),
                    bundle_io=io)
 
     def preprocess(self, crop: np.ndarray) -> np.ndarray:
@@ -136,12 +142,8 @@ class FacePipeline:
         h, w = self.input_shape[1:3]
         if crop.dtype != np.uint8 or crop.shape not in ((h, w), (h, w, 1)):
             raise ValueError(f"crop must be uint8[{h},{w}]; got {crop.dtype}{list(crop.shape)}")
-        x = (crop.astype(np.float32) / self.pixel_divisor + self.pixel_offset).reshape(
-            self.input_shape)
-        if self.input_dtype.name in QUANTIZED_DTYPES:
-            scale, zero_point = self.input_quantization
-            return quantize(x, scale, zero_point, self.input_dtype)
-        return x.astype(self.input_dtype, copy=False)
+        x = scale_pixels(crop, self.pixel_scale, self.pixel_offset).reshape(self.input_shape)
+        return to_tensor_dtype(x, self.input_dtype, self.input_quantization)
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """One invocation: `model_input` from `preprocess` -> raw output `[1,C]`."""
@@ -150,31 +152,13 @@ class FacePipeline:
 
     def postprocess(self, raw: np.ndarray) -> FacePrediction:
         """Raw output `[1,C]` -> `FacePrediction` (dequantized, renormalised, mapped)."""
-        if self.output_dtype.name in QUANTIZED_DTYPES:
-            scale, zero_point = self.output_quantization
-            probs = dequantize(raw, scale, zero_point).astype(np.float64)
-        else:
-            probs = np.asarray(raw, dtype=np.float64)
-        probs = np.maximum(probs.reshape(-1), 0.0)
-        total = probs.sum()
-        if not (math.isfinite(total) and total > 0):
-            raise ValueError(f"face model output is not a probability vector: {probs.tolist()}")
-        probs = probs / total
-        return FacePrediction(probs, to_driver_state(probs, self.label_space), self.label_space)
+        probs, state = model_output_probs(from_tensor_dtype(raw, self.output_quantization),
+                                          self.label_space, "face")
+        return FacePrediction(probs, state, self.label_space)
 
     def predict(self, crop: np.ndarray) -> FacePrediction:
         """`preprocess`, `infer` and `postprocess` in one call."""
         return self.postprocess(self.infer(self.preprocess(crop)))
-
-
-def _quantization(detail: Mapping[str, Any], what: str) -> tuple[float, int] | None:
-    if np.dtype(detail["dtype"]).name not in QUANTIZED_DTYPES:
-        return None
-    scale, zero_point = detail["quantization"]
-    if not scale > 0:
-        raise ValueError(f"model {what} is {np.dtype(detail['dtype']).name} without a "
-                         f"quantization scale (got {scale})")
-    return float(scale), int(zero_point)
 
 
 def _check_bundle_io(io: Mapping[str, Any], model_in: Mapping[str, Any],

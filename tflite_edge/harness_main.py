@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 
-from tflite_edge.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -41,8 +41,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from emocore.cli import EXIT_INTERRUPTED, check_output_path, run_main
 from emodata.errors import BAD_ROW_POLICIES, BadRowPolicy, check_on_bad_row
-from tflite_edge.cli import EXIT_INTERRUPTED, check_output_path, run_main
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import (
     Source,

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from tflite_edge.quantization import QUANTIZED_DTYPES, dequantize, quantize
+from emocore.quantization import (
+    QUANTIZED_DTYPES,
+    from_tensor_dtype,
+    tensor_quantization,
+    to_tensor_dtype,
+)
 
 _RUNTIME_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 
@@ -146,7 +151,7 @@ class TFLiteModel:
         """`x: float32[...]` (the model's float input) -> `float32[...]` (its only output).
 
         int8/uint8 inputs are quantized with the model's input scale/zero-point and int8/uint8
-        outputs dequantized with its output scale/zero-point (`tflite_edge.quantization`).
+        outputs dequantized with its output scale/zero-point (`emocore.quantization`).
         """
         x = np.asarray(x)
         if x.dtype != np.float32:
@@ -154,23 +159,9 @@ class TFLiteModel:
         in_detail = self._single(self.input_details, "input")
         out_detail = self._single(self.output_details, "output")
         in_dtype = np.dtype(in_detail["dtype"])
-        if in_dtype.name in QUANTIZED_DTYPES:
-            scale, zero_point = _quantization(in_detail, "input")
-            x = quantize(x, scale, zero_point, in_dtype)
-        elif in_dtype != np.float32:
+        if in_dtype.name not in QUANTIZED_DTYPES and in_dtype != np.float32:
             raise ValueError(f"predict supports float32/int8/uint8 inputs; model has {in_dtype}")
+        x = to_tensor_dtype(x, in_dtype, tensor_quantization(in_detail, "input"))
         (raw,) = self.invoke_raw([x])
-        if raw.dtype.name in QUANTIZED_DTYPES:
-            scale, zero_point = _quantization(out_detail, "output")
-            return dequantize(raw, scale, zero_point)
-        return raw.astype(np.float32, copy=False)
+        return from_tensor_dtype(raw, tensor_quantization(out_detail, "output"))
 
-
-def _quantization(detail: dict[str, Any], what: str) -> tuple[float, int]:
-    scale, zero_point = detail["quantization"]
-    if not scale > 0:
-        raise ValueError(
-            f"model {what} {detail['name']!r} is {np.dtype(detail['dtype']).name} without a "
-            f"quantization scale (got scale={scale}); cannot (de)quantize it"
-        )
-    return float(scale), int(zero_point)

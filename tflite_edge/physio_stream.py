@@ -13,7 +13,7 @@ their timestamps (`push`) and are placed on the signal's sample grid:
     freezing the last window.
 Every anomaly is returned as an `Incident` (the real-time loop logs and counts them).
 Windows follow `extract_recording`: the first ends `window_s` after the first sample, then
-every `stride_s`; `compute_features` calls `physio_features.extract_window` on the buffers
+every `stride_s`; `compute_features` calls `emocore.physio.extract_window` on the buffers
 (the ONE feature implementation). Bundles built on precomputed features (e.g. WESAD) take
 feature vectors instead (`push_features`; inf -> NaN).
 `predict` runs the physio TFLite model (`float32[1,F]` -> probabilities `float32[1,C]`), clips
@@ -24,9 +24,7 @@ features (`tff_train.physio_datasets.normalise_per_group(..., "zscore")`) need t
 normalisation at the edge. The head unit computes it from the driver's own earlier, unlabelled
 windows (`DriverBaseline.from_windows`); `predict` then feeds `(x - mean) / scale` (NaN kept).
 
-features.json (`PhysioSpec`):
-    {"mode": "raw_signals", "config": {PhysioFeatureConfig fields}, "feature_names": [...]}
-    {"mode": "precomputed", "feature_names": [...], "source": "wesad"}   ("source" optional)
+features.json: `emocore.physio.PhysioSpec`; the baseline: `emocore.calibration.DriverBaseline`.
 """
 
 from __future__ import annotations
@@ -38,121 +36,22 @@ from typing import Any
 
 import numpy as np
 
-from emodata.label_spaces import get_label_space
-from tflite_edge.bundle import Bundle
-from tflite_edge.fusion import FusionConfig, to_driver_state
-from tflite_edge.interpreter import TFLiteModel
-from tflite_edge.physio_features import (
-    FEATURE_GROUPS,
+from emocore.calibration import DriverBaseline
+from emocore.fusion import FusionConfig, model_output_probs
+from emocore.label_spaces import get_label_space
+from emocore.physio import (
+    PRECOMPUTED,
+    RAW_SIGNALS,
     SIGNAL_KINDS,
-    PhysioFeatureConfig,
+    PhysioSpec,
     Signal,
+    default_valid_ranges,
     extract_window,
-    feature_names,
     window_num_samples,
 )
+from tflite_edge.bundle import Bundle
+from tflite_edge.interpreter import TFLiteModel
 from tflite_edge.sources import Incident
-
-RAW_SIGNALS = "raw_signals"
-PRECOMPUTED = "precomputed"
-MODES = (RAW_SIGNALS, PRECOMPUTED)
-_SPEC_KEYS = {"mode", "config", "feature_names", "source"}
-
-
-@dataclasses.dataclass(frozen=True)
-class PhysioSpec:
-    """What the physio model consumes: raw-signal window features (`config`) or precomputed
-    feature vectors, in the order `feature_names`."""
-
-    mode: str
-    feature_names: tuple[str, ...]
-    config: PhysioFeatureConfig | None = None
-    source: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"features.json mode must be one of {list(MODES)}; got {self.mode!r}")
-        names = self.feature_names
-        if (not isinstance(names, tuple) or not names
-                or not all(isinstance(n, str) and n for n in names)):
-            raise ValueError(f"features.json feature_names must be a non-empty list of names; "
-                             f"got {names!r}")
-        if self.mode == RAW_SIGNALS:
-            if not isinstance(self.config, PhysioFeatureConfig):
-                raise ValueError("features.json mode 'raw_signals' needs a config object")
-            expected = feature_names(self.config)
-            if names != expected:
-                raise ValueError(f"features.json feature_names must be {list(expected)} for its "
-                                 f"config; got {list(names)}")
-
-    @classmethod
-    def raw_signals(cls, config: PhysioFeatureConfig) -> PhysioSpec:
-        return cls(RAW_SIGNALS, feature_names(config), config)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The features.json object (pass it as `write_bundle(features=...)`)."""
-        data: dict[str, Any] = {"mode": self.mode, "feature_names": list(self.feature_names)}
-        if self.config is not None:
-            config = dataclasses.asdict(self.config)
-            config["groups"] = list(self.config.groups)
-            data["config"] = config
-        if self.source is not None:
-            data["source"] = self.source
-        return data
-
-    @classmethod
-    def from_json_dict(cls, data: Mapping[str, Any]) -> PhysioSpec:
-        """Inverse of `to_json_dict`; raises ValueError naming unknown or missing keys."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"features.json must hold an object; got {type(data).__name__}")
-        unknown = sorted(set(data) - _SPEC_KEYS)
-        missing = sorted({"mode", "feature_names"} - set(data))
-        if unknown or missing:
-            raise ValueError(f"features.json: unknown keys {unknown}, missing keys {missing} "
-                             f"(expected {sorted(_SPEC_KEYS)})")
-        config = None
-        if data.get("config") is not None:
-            raw = dict(data["config"])
-            fields = {f.name for f in dataclasses.fields(PhysioFeatureConfig)}
-            if set(raw) - fields:
-                raise ValueError(f"features.json config has unknown keys "
-                                 f"{sorted(set(raw) - fields)}")
-            if "groups" in raw:
-                raw["groups"] = tuple(raw["groups"])
-            config = PhysioFeatureConfig(**raw)
-        names = data["feature_names"]
-        return cls(data["mode"], tuple(names) if isinstance(names, list) else names, config,
-                   data.get("source"))
-
-
-SIGNAL_NAMES = {"ecg": "ECG", "bvp": "blood-volume pulse", "hr": "heart rate",
-                "eda": "electrodermal activity", "temp": "skin temperature", "resp": "respiration"}
-
-
-def signals_needed(config: PhysioFeatureConfig) -> dict[str, tuple[str, ...]]:
-    """{feature group: the signal kinds any one of which feeds it} for `config.groups`
-    (cardiac: its `cardiac_source`, or any of hr/ecg/bvp for "auto")."""
-    cardiac = ("hr", "ecg", "bvp") if config.cardiac_source == "auto" else (
-        config.cardiac_source,)
-    return {group: cardiac if group == "cardiac" else (group,) for group in config.groups}
-
-
-def missing_signal_features(config: PhysioFeatureConfig, signals: tuple[str, ...] | list[str]
-                            ) -> dict[str, tuple[str, ...]]:
-    """{signal kind(s) absent from `signals`: the feature names that are therefore NaN in every
-    window}, per feature group of `config` whose signals are all missing."""
-    missing = {}
-    for group, kinds in signals_needed(config).items():
-        if not set(kinds) & set(signals):
-            missing["/".join(kinds)] = FEATURE_GROUPS[group]
-    return missing
-
-
-def default_valid_ranges(config: PhysioFeatureConfig) -> dict[str, tuple[float, float]]:
-    """Plausible ranges of the signals with physical units: hr (the extractor's bpm range),
-    temp (degC), eda (uS or mV; >= 0). ecg/bvp/resp have device-specific units: unchecked."""
-    return {"hr": (config.hr_min_bpm, config.hr_max_bpm), "temp": (10.0, 45.0),
-            "eda": (0.0, 100.0)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,69 +63,6 @@ class PhysioPrediction:
     driver_state: np.ndarray
     quality: float
     label_space: str
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class DriverBaseline:
-    """One driver's per-feature `mean: float64[F]` and `scale: float64[F]` (> 0), in the order
-    `feature_names`; a feature never seen finite has mean NaN (its normalised value is NaN)."""
-
-    feature_names: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-
-    def __post_init__(self) -> None:
-        width = len(self.feature_names)
-        for name in ("mean", "scale"):
-            value = np.asarray(getattr(self, name), dtype=np.float64)
-            if value.shape != (width,):
-                raise ValueError(f"DriverBaseline.{name} must have shape [{width}] (one per "
-                                 f"feature name); got {list(value.shape)}")
-            object.__setattr__(self, name, value)
-        if not (np.isfinite(self.scale) & (self.scale > 0)).all():
-            raise ValueError(f"DriverBaseline.scale must be finite and > 0; got "
-                             f"{self.scale.tolist()}")
-
-    @classmethod
-    def from_windows(cls, features: np.ndarray, feature_names: tuple[str, ...]
-                     ) -> DriverBaseline:
-        """Mean and population std of each column of `features: float[N,F]` over its finite
-        values (std 0 -> scale 1; no finite value -> mean NaN, scale 1). No labels needed."""
-        x = np.asarray(features, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(feature_names) or x.shape[0] == 0:
-            raise ValueError(f"features must be float[N,{len(feature_names)}] with N >= 1 (one "
-                             f"column per feature name); got shape {list(x.shape)}")
-        mean = np.full(x.shape[1], np.nan)
-        scale = np.ones(x.shape[1])
-        for j in range(x.shape[1]):
-            values = x[np.isfinite(x[:, j]), j]
-            if values.size:
-                mean[j] = values.mean()
-                sd = values.std()
-                scale[j] = sd if sd > 0 else 1.0
-        return cls(tuple(feature_names), mean, scale)
-
-    def apply(self, features: np.ndarray) -> np.ndarray:
-        """`float[..., F]` -> `float32[..., F]` normalised (float64 arithmetic, NaN kept)."""
-        x = np.asarray(features, dtype=np.float64)
-        if x.shape[-1:] != (len(self.feature_names),):
-            raise ValueError(f"features must have last dim {len(self.feature_names)}; got shape "
-                             f"{list(x.shape)}")
-        return ((x - self.mean) / self.scale).astype(np.float32)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {"feature_names": list(self.feature_names),
-                "mean": [None if math.isnan(v) else float(v) for v in self.mean],
-                "scale": [float(v) for v in self.scale]}
-
-    @classmethod
-    def from_json_dict(cls, data: Mapping[str, Any]) -> DriverBaseline:
-        if not isinstance(data, Mapping) or set(data) != {"feature_names", "mean", "scale"}:
-            raise ValueError(f"driver baseline must be an object with keys feature_names, mean, "
-                             f"scale; got {sorted(data) if isinstance(data, Mapping) else data!r}")
-        mean = [math.nan if v is None else v for v in data["mean"]]
-        return cls(tuple(data["feature_names"]), np.array(mean, dtype=np.float64),
-                   np.array(data["scale"], dtype=np.float64))
 
 
 class SignalBuffer:
@@ -523,14 +359,9 @@ class PhysioStream:
         finite = np.isfinite(features)
         if not finite.any():
             return None
-        probs = self.model.predict(features).astype(np.float64).reshape(-1)
-        probs = np.maximum(probs, 0.0)
-        total = probs.sum()
-        if not (math.isfinite(total) and total > 0):
-            raise ValueError(f"physio model output is not a probability vector: {probs.tolist()}")
-        probs = probs / total
-        return PhysioPrediction(probs, to_driver_state(probs, self.label_space),
-                                float(finite.mean()), self.label_space)
+        probs, state = model_output_probs(self.model.predict(features), self.label_space,
+                                          "physio")
+        return PhysioPrediction(probs, state, float(finite.mean()), self.label_space)
 
 
 def _check_model(model: TFLiteModel, width: int, num_classes: int) -> None:

@@ -9,57 +9,54 @@
 Each new reading (or newly missing modality) triggers one fusion step
 (`fusion.FusionEngine.update` at the event time; the engine's `max_age_s` turns old readings
 "stale") and one JSON line: `t`, `trigger`, per-modality `{t, probs, driver_state, quality}` or
-`{t, missing}`, `fused` `{label, probs, used, excluded}` and the stage latencies in ms.
+`{t, missing}`, `fused` `{label, probs, used, excluded, excluded_kinds}` (per excluded modality
+its prose reason and its `emocore.fusion.ExclusionKind` value) and the stage latencies in ms.
 Bad input never stops the loop: NaN/inf/out-of-range samples, gaps, silent sensors, frames of
 the wrong shape/dtype, undecodable files and camera read failures become `Incident`s (logged,
 rate-limited, counted in the summary) and the affected modality is marked missing.
 `summary()` reports per-stage p50/p95/p99, throughput, peak RSS and the incident counts.
 `run_harness` is the library entry point: verified bundle + source -> summary. Given a
-`sources.Source`, it first checks it against the bundle (`check_source`): a source whose physio
-input the model cannot take (precomputed feature vectors for a raw-signal model, or the reverse)
-is refused with ValueError; one lacking a signal the model's features need is reported once, at
-start, with the quality cap it implies. `stop_on_interrupt=True` turns Ctrl-C into a clean stop:
-the summary of what ran so far, with `"interrupted": true`.
+`sources.Source`, it first checks it against the bundle (`source_check.check_source`): a source
+whose physio input the model cannot take (precomputed feature vectors for a raw-signal model, or
+the reverse) is refused with ValueError; one lacking a signal the model's features need is
+reported once, at start, with the quality cap it implies. `stop_on_interrupt=True` turns Ctrl-C
+into a clean stop: the summary of what ran so far, with `"interrupted": true`.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import dataclasses
-import importlib
 import json
 import logging
 import math
 import os
-import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
+from emocore.calibration import DriverBaseline
+from emocore.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
+from emocore.physio import (
+    PhysioSpec,
+)
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_detection import DetectorConfig, FaceDetector, check_frame, is_face_crop
 from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
-from tflite_edge.physio_stream import (
-    PRECOMPUTED,
-    RAW_SIGNALS,
-    SIGNAL_NAMES,
-    DriverBaseline,
-    PhysioSpec,
-    PhysioStream,
-    missing_signal_features,
-    signals_needed,
+from tflite_edge.loop_stats import (
+    DECIMALS,
+    LoopConfig,
+    LoopStats,
 )
+from tflite_edge.physio_stream import PhysioStream
+from tflite_edge.source_check import check_source, config_warnings
 from tflite_edge.sources import (
     CORRUPT_FRAME,
     FEATURES,
     FRAME,
     FRAME_ERROR,
-    FRAME_READ_FAILURE,
     SAMPLES,
     Event,
     FrameError,
@@ -72,66 +69,10 @@ from tflite_edge.sources import (
 logger = logging.getLogger(__name__)
 
 FACE, PHYSIO = "face", "physio"
-STAGES = ("detect", "face_preprocess", "face_model", "face_postprocess", "physio_features",
-          "physio_model", "fusion")
-_DECIMALS = 6
-
-
-@dataclasses.dataclass(frozen=True)
-class LoopConfig:
-    """Frame dropping under real-time replay, incident bookkeeping and logging."""
-
-    max_frame_lag_s: float = 0.5  # real time: frames later than this are dropped
-    incidents_kept: int = 100  # the first ones are kept verbatim in the summary
-    log_first: int = 5  # per incident kind: log the first ones, then every `log_every`-th
-    log_every: int = 100
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.max_frame_lag_s) and self.max_frame_lag_s > 0):
-            raise ValueError(f"LoopConfig.max_frame_lag_s must be a finite number > 0; "
-                             f"got {self.max_frame_lag_s!r}")
-        for name in ("incidents_kept", "log_first", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (
-                    1 if name == "log_every" else 0):
-                raise ValueError(f"LoopConfig.{name} must be a non-negative int "
-                                 f"({'>= 1' if name == 'log_every' else '>= 0'}); got {value!r}")
-
-
-def peak_rss_mb() -> float | None:
-    """Peak resident set size of this process in MiB: `getrusage` (KiB on Linux, bytes on
-    macOS), else psutil's peak working set (Windows) or current RSS; None without either."""
-    try:
-        resource = importlib.import_module("resource")
-    except ImportError:
-        resource = None
-    if resource is not None:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / (2**20 if sys.platform == "darwin" else 2**10)
-    try:
-        psutil = importlib.import_module("psutil")
-    except ImportError:
-        return None
-    info = psutil.Process().memory_info()
-    return getattr(info, "peak_wset", info.rss) / 2**20
-
-
-def percentiles_ms(samples_ns: Iterable[int]) -> dict[str, float | int]:
-    """`{count, p50, p95, p99, max}` in ms of durations in ns (linear interpolation)."""
-    values = np.fromiter(samples_ns, dtype=np.float64) / 1e6
-    if values.size == 0:
-        return {"count": 0}
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {"count": int(values.size), "p50": round(float(p50), 4), "p95": round(float(p95), 4),
-            "p99": round(float(p99), 4), "max": round(float(values.max()), 4)}
-
-
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def _floats(values: np.ndarray) -> list[float]:
-    return [round(float(v), _DECIMALS) for v in np.asarray(values).reshape(-1)]
+    return [round(float(v), DECIMALS) for v in np.asarray(values).reshape(-1)]
 
 
 class RealtimeLoop:
@@ -154,43 +95,20 @@ class RealtimeLoop:
         self.fusion, self.face, self.physio, self.out, self.config = (
             fusion, face, physio, out, config)
         self.detector = detector if detector is not None else FaceDetector()
-        self.warnings = _config_warnings(fusion.config, physio)
+        self.warnings = config_warnings(fusion.config, physio)
         for warning in self.warnings:
             logger.warning("%s", warning)
         self._readings: dict[str, ModalityReading] = {}
         self._views: dict[str, dict[str, Any]] = {}
-        self._timings: dict[str, list[int]] = {stage: [] for stage in (*STAGES, "event")}
-        self._counts: collections.Counter[str] = collections.Counter()
-        self._incident_counts: collections.Counter[str] = collections.Counter()
-        self._incidents: list[Incident] = []
-        self._labels: collections.Counter[str] = collections.Counter()
-        self._first_t: float | None = None
-        self._last_t: float | None = None
-        self._wall_start: float | None = None
-        self._wall_end: float | None = None
-        self._current: dict[str, float] = {}
+        self.stats = LoopStats(config)
+        self._counts = self.stats.counts
+        self._stage = self.stats.stage
 
     # ---------------------------------------------------------------------- bookkeeping
 
     def record(self, incident: Incident) -> None:
         """Counts, keeps (the first `incidents_kept`) and logs (rate-limited) an incident."""
-        self._incident_counts[incident.kind] += 1
-        count = self._incident_counts[incident.kind]
-        if len(self._incidents) < self.config.incidents_kept:
-            self._incidents.append(incident)
-        if count <= self.config.log_first or count % self.config.log_every == 0:
-            logger.warning("t=%.3f s %s [%s] %s (#%d of this kind)", incident.timestamp_s,
-                           incident.kind, incident.source, incident.detail, count)
-
-    @contextlib.contextmanager
-    def _stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter_ns()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter_ns() - start
-            self._timings[name].append(elapsed)
-            self._current[name] = elapsed / 1e6
+        self.stats.record(incident)
 
     def _missing(self, modality: str, t: float, reason: str) -> None:
         self._readings[modality] = ModalityReading(modality, None, t)
@@ -200,20 +118,19 @@ class RealtimeLoop:
 
     def handle(self, event: Event, lateness_s: float = 0.0) -> dict[str, Any] | None:
         """Processes one event; returns the JSON line written (None when nothing was fused)."""
+        stats = self.stats
         wall_start = time.perf_counter()
         start = time.perf_counter_ns()
-        self._current = {}
+        stats.current = {}
         t = event.timestamp_s
         if not (isinstance(t, int | float | np.integer | np.floating) and math.isfinite(t)) or (
-                self._last_t is not None and t < self._last_t):
-            self.record(Incident(self._last_t or 0.0, "bad_timestamp", "stream",
+                stats.last_t is not None and t < stats.last_t):
+            self.record(Incident(stats.last_t or 0.0, "bad_timestamp", "stream",
                                  f"event {event.kind!r} at {t!r} is not finite or goes back in "
-                                 f"time (last {self._last_t})"))
+                                 f"time (last {stats.last_t})"))
             return None
         t = float(t)
-        if self._first_t is None:
-            self._first_t, self._wall_start = t, wall_start
-        self._last_t = t
+        stats.start_event(t, wall_start)
         self._counts[f"events.{event.kind}"] += 1
         if event.kind == FRAME:
             trigger = self._frame(t, event.payload, lateness_s)
@@ -226,13 +143,13 @@ class RealtimeLoop:
                                  f"unknown event kind {event.kind!r} ignored"))
             trigger = None
         line = self._fuse(t, trigger) if trigger is not None else None
-        self._timings["event"].append(time.perf_counter_ns() - start)
+        stats.timings["event"].append(time.perf_counter_ns() - start)
         if line is not None:
-            line["latency_ms"] = {k: round(v, 4) for k, v in self._current.items()}
+            line["latency_ms"] = {k: round(v, 4) for k, v in stats.current.items()}
             line["latency_ms"]["event"] = round((time.perf_counter_ns() - start) / 1e6, 4)
             if self.out is not None:
                 self.out.write(json.dumps(line) + "\n")
-        self._wall_end = time.perf_counter()
+        stats.wall_end = time.perf_counter()
         return line
 
     def _frame(self, t: float, frame: object, lateness_s: float) -> str | None:
@@ -342,7 +259,7 @@ class RealtimeLoop:
                                                  prediction.quality)
         self._views[PHYSIO] = {"t": t, "probs": _floats(prediction.probs),
                                "driver_state": _floats(prediction.driver_state),
-                               "quality": round(prediction.quality, _DECIMALS)}
+                               "quality": round(prediction.quality, DECIMALS)}
         return PHYSIO
 
     def _fuse(self, t: float, trigger: str) -> dict[str, Any]:
@@ -350,11 +267,12 @@ class RealtimeLoop:
         readings = [self._readings[m] for m in modalities if m in self._readings]
         with self._stage("fusion"):
             result: FusionResult = self.fusion.update(readings, t)
-        self._labels[result.label] += 1
+        self.stats.labels[result.label] += 1
         fused = {"label": result.label,
                  "probs": None if result.probs is None else _floats(result.probs),
-                 "used": list(result.used), "excluded": dict(result.excluded)}
-        line: dict[str, Any] = {"t": round(t, _DECIMALS), "trigger": trigger}
+                 "used": list(result.used), "excluded": result.reasons,
+                 "excluded_kinds": {m: kind.value for m, kind in result.kinds.items()}}
+        line: dict[str, Any] = {"t": round(t, DECIMALS), "trigger": trigger}
         for modality in modalities:
             line[modality] = self._views.get(modality)
         line["fused"] = fused
@@ -364,101 +282,7 @@ class RealtimeLoop:
 
     def summary(self) -> dict[str, Any]:
         """Counts, per-stage latency percentiles, throughput, peak RSS and incidents."""
-        counts = self._counts
-        wall_s = (self._wall_end - self._wall_start) if (
-            self._wall_start is not None and self._wall_end is not None) else 0.0
-        stream_s = (self._last_t - self._first_t) if self._first_t is not None else 0.0
-        events = sum(v for k, v in counts.items() if k.startswith("events."))
-        lines = sum(self._labels.values())
-
-        def rate(n: int) -> float | None:
-            return round(n / wall_s, 3) if wall_s > 0 else None
-
-        return {
-            "events": {"total": events, "by_kind": {k.split(".", 1)[1]: v for k, v in
-                                                    sorted(counts.items())
-                                                    if k.startswith("events.")}},
-            "frames": {"received": counts["frames.received"],
-                       "processed": counts["frames.processed"],
-                       "dropped": counts["frames.dropped"],
-                       "corrupt": counts[f"frames.{CORRUPT_FRAME}"],
-                       "read_failures": counts[f"frames.{FRAME_READ_FAILURE}"],
-                       "no_face": counts["frames.no_face"]},
-            "physio": {k: counts[f"physio.{k}"] for k in (
-                "packets", "samples", "feature_vectors", "windows", "predictions",
-                "empty_windows", "ignored")},
-            "fused": {"lines": lines, "labels": dict(sorted(self._labels.items()))},
-            "latency_ms": {stage: percentiles_ms(v) for stage, v in self._timings.items()},
-            "throughput": {"wall_s": round(wall_s, 4), "stream_s": round(stream_s, 4),
-                           "events_per_s": rate(events),
-                           "frames_per_s": rate(counts["frames.processed"]),
-                           "lines_per_s": rate(lines),
-                           "stream_to_wall": round(stream_s / wall_s, 3) if wall_s > 0 else None},
-            "peak_rss_mb": _round(peak_rss_mb(), 2),
-            "incidents": {"counts": dict(sorted(self._incident_counts.items())),
-                          "first": [i._asdict() for i in self._incidents]},
-            "warnings": list(self.warnings),
-        }
-
-
-def _config_warnings(config: FusionConfig, physio: PhysioStream | None) -> list[str]:
-    spec = physio.spec if physio is not None else None
-    if spec is not None and spec.config is not None and spec.config.stride_s > config.max_age_s:
-        return [f"fusion max_age_s {config.max_age_s:g} s < physio stride_s "
-                f"{spec.config.stride_s:g} s: the physio reading goes stale between windows"]
-    return []
-
-
-def check_source(source: Source, spec: PhysioSpec | None, fusion: FusionConfig) -> list[str]:
-    """Checks what `source` delivers against the bundle's physio model (`spec`, its
-    features.json; None: no physio model), before any model is loaded or the loop runs.
-
-    Raises ValueError, naming what the model expects and what the source provides, when the
-    model takes raw signals and the source only sends precomputed feature vectors, or the
-    reverse, or the vectors' columns differ from the model's features. Returns one warning per
-    missing signal a raw-signal model's features need (those features are NaN in every window),
-    with the physio quality cap that implies against the fusion's `min_quality`.
-    """
-    if spec is None or not (source.signals or source.feature_names):
-        return []
-    width = len(spec.feature_names)
-    if spec.mode == RAW_SIGNALS:
-        assert spec.config is not None  # guaranteed by PhysioSpec
-        if not source.signals:
-            needed = ", ".join("/".join(k) for k in signals_needed(spec.config).values())
-            raise ValueError(
-                f"{source.description} provides precomputed feature vectors "
-                f"({len(source.feature_names)} features), but the bundle's physio model takes "
-                f"raw signals ({needed}) and computes its {width} window features itself: "
-                "replay raw signals (a drivedb drive or synthetic[:SEED]) or use a bundle built "
-                "on precomputed features")
-        warnings = []
-        for kinds, names in missing_signal_features(spec.config, source.signals).items():
-            finite = width - len(names)
-            what = " / ".join(f"{k} ({SIGNAL_NAMES.get(k, k)})" for k in kinds.split("/"))
-            cap = finite / width
-            verdict = (f"below the fusion's min_quality {fusion.min_quality:g}: physio readings "
-                       "are never fused" if cap < fusion.min_quality else
-                       f"fusion min_quality {fusion.min_quality:g}")
-            warnings.append(
-                f"{source.description} has no {what} signal: {len(names)} of {width} physio "
-                f"features ({', '.join(names)}) are NaN in every window; the forest sends them "
-                f"down each split's missing-value branch, and physio quality (the fraction of "
-                f"finite features) is at most {finite}/{width} = {cap:.3f} ({verdict})")
-        return warnings
-    assert spec.mode == PRECOMPUTED
-    if not source.feature_names:
-        raise ValueError(
-            f"{source.description} provides raw signals ({', '.join(source.signals)}), but the "
-            f"bundle's physio model takes precomputed feature vectors ({width} features: "
-            f"{', '.join(spec.feature_names[:4])}, ...): replay a feature CSV (e.g. "
-            "S<k>_feats_4.csv) or use a bundle built on raw signals")
-    if tuple(source.feature_names) != spec.feature_names:
-        raise ValueError(
-            f"{source.description} provides feature vectors with columns "
-            f"{list(source.feature_names)}, but the bundle's physio model takes "
-            f"{list(spec.feature_names)} (features.json feature_names)")
-    return []
+        return self.stats.summary(self.warnings)
 
 
 def run_loop(
@@ -513,7 +337,7 @@ def run_harness(
     """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
 
     `physio_baseline`: the driver's calibration for a physio model trained on per-driver
-    normalised features (see `tflite_edge.physio_stream.DriverBaseline`).
+    normalised features (see `emocore.calibration.DriverBaseline`).
 
     `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
     verification raises ValueError; a delegate that cannot be loaded FileNotFoundError. A

@@ -18,7 +18,7 @@ cut into packets), `drivedb_source` (a drivedb drive, `emodata.drivedb`), `episo
 synthetic cohort episode, `emodata.synthetic_cohort`), `features_source`; `merge` interleaves
 several sources by time. `Source` is a stream plus what it delivers (raw signals, precomputed
 features, frames; rows its loader skipped), which the harness checks against the bundle before
-it runs (`tflite_edge.realtime.check_source`); `merge_sources` merges them. `Incident` records
+it runs (`tflite_edge.source_check.check_source`); `merge_sources` merges them. `Incident` records
 what went wrong on the stream (the loop's log).
 `Pacer` replays a stream in real time (sleeping until each event is due, and reporting how late
 it is) or as fast as possible.
@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from tflite_edge.physio_features import SIGNAL_KINDS, Signal
+from emocore.physio import SIGNAL_KINDS, Signal
+from emodata.drivedb import DRIVEDB_SIGNALS, Drive, drive_channels, read_drive
 
 if TYPE_CHECKING:
-    from emodata.drivedb import Drive
     from emodata.synthetic_cohort import Episode
 
 FRAME = "frame"
@@ -55,10 +55,6 @@ FRAME_READ_FAILURE = "frame_read_failure"
 CORRUPT_FRAME = "corrupt_frame"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff")
 FRAME_SUFFIXES = (*IMAGE_SUFFIXES, ".npy")
-# drivedb channel -> physio_features signal kind; for eda the first channel present wins.
-DRIVEDB_SIGNALS: dict[str, tuple[str, ...]] = {
-    "ecg": ("ecg",), "hr": ("hr",), "eda": ("hand_gsr", "foot_gsr"), "resp": ("resp",),
-}  # fmt: skip
 CAMERA_MAX_CONSECUTIVE_FAILURES = 30
 
 
@@ -362,16 +358,14 @@ def signals_source(
 def drivedb_signals(
     drive: Drive, signals: Mapping[str, tuple[str, ...]] = DRIVEDB_SIGNALS
 ) -> dict[str, str]:
-    """{signal kind: drivedb channel} of the kinds `drive` has (`signals` maps each kind to its
-    channels; the first present wins). Raises ValueError when it has none of them."""
-    found = {}
-    for kind, channels in signals.items():
+    """{signal kind: drivedb channel} of the kinds `drive` has (`emodata.drivedb.drive_channels`:
+    `signals` maps each kind to its channels; the first present wins). Raises ValueError when it
+    has none of them."""
+    for kind in signals:
         if kind not in SIGNAL_KINDS:
             raise ValueError(f"signals has unknown signal {kind!r}; expected names from "
                              f"{list(SIGNAL_KINDS)}")
-        channel = next((c for c in channels if c in drive.channels), None)
-        if channel is not None:
-            found[kind] = channel
+    found = drive_channels(drive, signals)
     if not found:
         raise ValueError(f"drive {drive.name!r} has none of the channels "
                          f"{sorted({c for cs in signals.values() for c in cs})}; it has "
@@ -391,8 +385,6 @@ def drivedb_source(
     present is used: hand GSR, else foot GSR, becomes "eda"); the rate is the drive's measured
     one (15.4 Hz, not the nominal 15.5 Hz)."""
     if isinstance(drive, str | os.PathLike):
-        from emodata.drivedb import read_drive  # noqa: PLC0415 (keeps the edge import light)
-
         drive = read_drive(drive)
     chunk_s = _positive(chunk_s, "chunk_s")
     times = np.asarray(drive.time_s, dtype=np.float64)

@@ -14,11 +14,10 @@ from android_bridge.golden import face_crops
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
+from emocore.fusion import FusionConfig
+from emocore.physio import PhysioFeatureConfig, PhysioSpec, feature_names
+from forests.extraction import from_sklearn
 from tff_train.face_model import build_face_cnn
-from tff_train.tree_extraction import from_sklearn
-from tflite_edge.fusion import FusionConfig
-from tflite_edge.physio_features import PhysioFeatureConfig, feature_names
-from tflite_edge.physio_stream import PhysioSpec
 
 PHYSIO_CONFIG = PhysioFeatureConfig()
 FUSION_CONFIG = FusionConfig(max_age_s=1.5, min_quality=0.3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,15 +13,14 @@ import numpy as np
 import pytest
 
 from android_bridge.assets import ASSET_DIR, GOLDEN_NAME, export_assets
-from android_bridge.golden_fusion import exclusion_kind
 from converters.bundle import write_bundle
+from emocore.fusion import ExclusionKind, FusionConfig, FusionEngine, ModalityReading, fuse
+from emocore.physio import PhysioSpec, Signal, extract_window
+from emocore.quantization import quantize
 from tests.android_bridge.conftest import FUSION_CONFIG, PHYSIO_CONFIG
 from tflite_edge.bundle import load_bundle, verify_bundle
 from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.fusion import FusionConfig, FusionEngine, ModalityReading, fuse
-from tflite_edge.physio_features import Signal, extract_window
-from tflite_edge.physio_stream import PhysioSpec, PhysioStream
-from tflite_edge.quantization import quantize
+from tflite_edge.physio_stream import PhysioStream
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,10 +126,11 @@ def test_golden_fusion_cases_replay_in_python(golden):
     assert labels == {"neutral", "positive", "negative", "unknown"}
 
 
-def test_exclusion_kind_rejects_unknown_reasons():
-    assert exclusion_kind("stale (age 3 s > max_age_s 2 s)") == "stale"
-    with pytest.raises(ValueError, match="reason 'sleepy' has no known kind"):
-        exclusion_kind("sleepy")
+def test_exclusion_kinds_match_the_java_enum():
+    java = (Path(__file__).parents[2] / "android_bridge/java/src/main/java/org/fedmultiemo/bridge"
+            / "fusion/ExclusionKind.java").read_text()
+    pairs = dict(re.findall(r"^\s*([A-Z_]+)\(\"([a-z_]+)\"\)", java, flags=re.MULTILINE))
+    assert pairs == {kind.name: kind.value for kind in ExclusionKind}
 
 
 def test_export_refuses_bad_inputs(tiny_bundle, tmp_path):

@@ -15,19 +15,19 @@ from android_bridge.assets import ASSET_DIR, GOLDEN_NAME
 from android_bridge.golden_physio import physio_cases
 from configs import physio_smoke
 from converters.bundle import write_bundle
-from tests.tflite_edge.test_face_pipeline import tiny_models
-from tff_train.physio_trainer import feature_config
-from tflite_edge.fusion import FusionConfig
-from tflite_edge.physio_features import (
+from emocore.fusion import FusionConfig
+from emocore.physio import (
     PhysioFeatureConfig,
+    PhysioSpec,
     Signal,
     extract_window,
     window_num_samples,
 )
-from tflite_edge.physio_stream import PhysioSpec
+from tests.tflite_edge.test_face_pipeline import tiny_models
+from tff_train.physio_config import feature_config
 
 REPO = Path(__file__).resolve().parents[2]
-MAIN_JOB_FEATURES = feature_config(physio_smoke.get_config())  # what pipeline_main bundles
+MAIN_JOB_FEATURES = feature_config(physio_smoke.get_config())  # what pipeline.main bundles
 
 
 def test_the_main_job_uses_a_short_window():

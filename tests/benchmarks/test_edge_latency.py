@@ -41,7 +41,7 @@ def test_benchmark_runs_without_tensorflow_and_reports_the_keys(tmp_path):
 
 
 def test_face_only_bundle_times_the_face_path(tmp_path):
-    from tflite_edge.fusion import FusionConfig
+    from emocore.fusion import FusionConfig
 
     bundle = write_tiny_bundle(tmp_path / "b", physio=False,
                                fusion_config=FusionConfig(modality_label_spaces={"face": "fer7"}))

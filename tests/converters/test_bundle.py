@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
+from emocore.fusion import FusionConfig
 from tff_train.face_model import build_face_cnn
 from tflite_edge.bundle import load_bundle, verify_bundle
-from tflite_edge.fusion import FusionConfig
 from tflite_edge.interpreter import TFLiteModel
 
 FEATURES = {"window_s": 60.0, "step_s": 0.25, "signals": ["eda", "bvp"]}

@@ -9,10 +9,10 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from converters.export_main import physio_spec
+from emocore.physio import DEFAULT_CONFIG, feature_names
+from forests.extraction import from_sklearn
 from tff_train.face_model import build_face_cnn
-from tff_train.tree_extraction import from_sklearn
 from tflite_edge.bundle import load_bundle
-from tflite_edge.physio_features import DEFAULT_CONFIG, feature_names
 
 
 def test_physio_spec_must_match_the_forest_width():

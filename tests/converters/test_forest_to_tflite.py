@@ -7,9 +7,9 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
-from tests.tff_train.test_tree_ensemble import random_ensemble
-from tests.tff_train.test_tree_extraction import assert_same_probabilities, eval_rows
-from tff_train.tree_extraction import from_sklearn, from_tfdf
+from forests.extraction import from_sklearn, from_tfdf
+from tests.forests.test_ensemble import random_ensemble
+from tests.forests.test_extraction import assert_same_probabilities, eval_rows
 
 tf = pytest.importorskip("tensorflow")
 tfdf = pytest.importorskip("tensorflow_decision_forests")

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from emodata.label_spaces import DRIVER_STATE3, FER7
+from emocore.label_spaces import DRIVER_STATE3, FER7
+from emocore.physio import PhysioFeatureConfig, feature_names
 from emodata.synthetic_cohort import (
     STATE_EXPRESSIONS,
     CohortConfig,
@@ -13,7 +14,6 @@ from emodata.synthetic_cohort import (
     physio_dataset,
 )
 from emodata.synthetic_physio import STREAM_RATES_HZ
-from tflite_edge.physio_features import PhysioFeatureConfig, feature_names
 
 SMALL = CohortConfig(faces_per_class=10, episodes_per_driver=1, segment_s=(60, 90), frame_fps=0.5)
 
@@ -236,7 +236,7 @@ def test_dataset_helpers_reject_bad_arguments(cohort):
 def test_expressions_tell_the_state_often_but_not_always():
     """A perfect expression classifier mapped to driver states is right on ~87% of frames in
     expectation (STATE_EXPRESSIONS): informative, yet a face-only model cannot be perfect."""
-    from emodata.label_spaces import mapping_matrix
+    from emocore.label_spaces import mapping_matrix
 
     to_state = mapping_matrix("fer7", "driver_state3")
     expected = (STATE_EXPRESSIONS @ to_state)[np.arange(3), np.arange(3)]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emodata.label_spaces import FER7
+from emocore.label_spaces import FER7
 from emodata.synthetic_faces import (
     FACE_SIZE,
     RenderSettings,

@@ -3,13 +3,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from emodata.label_spaces import DRIVER_STATE3
+from emocore.label_spaces import DRIVER_STATE3
+from emocore.physio import Signal, extract_window, feature_names
 from emodata.synthetic_physio import (
     STREAM_RATES_HZ,
     sample_physiology,
     simulate_streams,
 )
-from tflite_edge.physio_features import Signal, extract_window, feature_names
 
 NEUTRAL, POSITIVE, NEGATIVE = (DRIVER_STATE3.index(s) for s in DRIVER_STATE3.labels)
 SEGMENTS = [(0.0, 120.0, NEUTRAL), (120.0, 240.0, NEGATIVE), (240.0, 300.0, POSITIVE)]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from emocore.face_preprocessing import scale_pixels
 from tff_train.face_data import augment_face, make_face_dataset, to_model_input
 from tff_train.face_model import build_face_cnn
 
@@ -66,6 +67,18 @@ def test_dataset_without_augmentation_keeps_pixels_and_labels_paired():
     x, y = np.concatenate(xs), np.concatenate(ys)
     assert sorted(y.tolist()) == list(range(6)) and y.tolist() != list(range(6))  # shuffled
     np.testing.assert_allclose(x[:, 0, 0, 0], y * 10 / 255.0, rtol=1e-6)
+
+
+def test_training_input_scaling_is_the_cores_bit_for_bit():
+    """The TF input pipeline feeds exactly what the converters and the edge compute with
+    emocore.face_preprocessing (the edge FacePipeline, calibration images, preprocessing.json)."""
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    expected = scale_pixels(pixels[..., None])
+    np.testing.assert_array_equal(to_model_input(pixels).numpy(), expected)
+    ds = make_face_dataset(np.repeat(np.resize(pixels, (1, 48, 48)), 2, axis=0), np.zeros(2),
+                           batch_size=2, seed=0, augment=False)
+    x = next(ds.as_numpy_iterator())[0]
+    np.testing.assert_array_equal(x[0], scale_pixels(np.resize(pixels, (48, 48))[..., None]))
 
 
 def test_bfloat16_model_has_the_float32_twins_variables_and_close_outputs():

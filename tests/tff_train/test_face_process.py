@@ -16,9 +16,7 @@ from tff_train.privacy import compute_epsilon, default_delta
 
 def _config(**overrides):
     config = face_smoke.get_config()
-    for key, value in overrides.items():
-        section, name = key.split("__")
-        config[section][name] = value
+    config.update_from_flattened_dict({k.replace("__", "."): v for k, v in overrides.items()})
     return config
 
 

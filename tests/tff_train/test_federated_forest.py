@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from tests.tff_train.test_tree_ensemble import random_ensemble
+from forests.ensemble import TREE_FIELDS
+from tests.forests.test_ensemble import random_ensemble
 from tff_train import federated_forest as ff
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tff_train.tree_ensemble import TREE_FIELDS
 
 pytest.importorskip("tensorflow_decision_forests")
 tff = import_tff()

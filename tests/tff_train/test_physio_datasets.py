@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emocore.label_spaces import DRIVEDB3, WESAD_BINARY
+from emocore.physio import PhysioFeatureConfig, feature_names
 from emodata.drivedb import Drive, label_drive, read_drive, sample_labels
-from emodata.label_spaces import DRIVEDB3, WESAD_BINARY
 from emodata.synthetic_cohort import CohortConfig
 from tests.emodata.test_drivedb import protocol_columns, write_drive
 from tests.emodata.test_wesad import write_subject
 from tff_train import physio_datasets as pd_
-from tflite_edge.physio_features import PhysioFeatureConfig, feature_names
 
 WINDOWS = PhysioFeatureConfig(window_s=60.0, stride_s=60.0)
 
@@ -76,6 +76,28 @@ def test_drive_signals_prefer_hand_gsr_then_foot():
     assert pd_.drive_signals(Drive("d3", t, {"ecg": np.zeros(10)}, ("d3.csv",)))[1] == "none"
     with pytest.raises(ValueError, match="drive must be an emodata.drivedb.Drive; got dict"):
         pd_.drive_signals({"hr": t})
+
+
+def test_training_and_the_edge_replay_get_the_same_drivedb_signals():
+    """One channel -> signal mapping (emodata.drivedb): the trainer's window inputs and the
+    edge's drivedb replay carry the same signals with the same values and rate."""
+    from tflite_edge.sources import drivedb_source
+
+    t = np.arange(200) / 15.4
+    channels = {name: np.linspace(i, i + 1, t.size).astype(np.float32) for i, name in
+                enumerate(("ecg", "emg", "foot_gsr", "hand_gsr", "hr", "marker", "resp"))}
+    for drop in ((), ("hand_gsr",), ("hr", "resp")):
+        drive = Drive("d", t, {k: v for k, v in channels.items() if k not in drop}, ("d.csv",))
+        training, _ = pd_.drive_signals(drive)
+        events = list(drivedb_source(drive, chunk_s=1.0))
+        edge = {kind: np.concatenate([e.payload.values for e in events
+                                      if e.payload.signal == kind])
+                for kind in {e.payload.signal for e in events}}
+        assert set(edge) == set(training), drop
+        for kind, signal in training.items():
+            np.testing.assert_array_equal(edge[kind], signal.values)
+            assert {e.payload.rate_hz for e in events if e.payload.signal == kind} == {
+                signal.rate_hz}
 
 
 def test_drive_windows_drop_windows_across_boundaries():
@@ -202,7 +224,7 @@ def test_physio_task_validates_shapes():
 
 def test_zscore_normalisation_is_what_the_edge_driver_baseline_applies():
     """Training (normalise_per_group) and the head unit (DriverBaseline) normalise alike."""
-    from tflite_edge.physio_stream import DriverBaseline
+    from emocore.calibration import DriverBaseline
 
     rng = np.random.default_rng(1)
     x = rng.normal(loc=5.0, scale=3.0, size=(40, 3)).astype(np.float32)

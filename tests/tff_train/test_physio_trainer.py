@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from configs import physio_drivedb, physio_smoke, physio_wesad
-from tests.tff_train.test_tree_ensemble import random_ensemble
+from emocore.physio import PhysioSpec, feature_names
+from forests.ensemble import TreeEnsemble
+from tests.forests.test_ensemble import random_ensemble
+from tff_train import physio_config as pc
+from tff_train import physio_models as pm
 from tff_train import physio_trainer as pt
-from tff_train.tree_ensemble import TreeEnsemble
-from tflite_edge.physio_features import feature_names
 
 pytest.importorskip("tensorflow_decision_forests")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,12 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def _smoke(**changes: object):
     config = physio_smoke.get_config()
-    for key, value in changes.items():
-        node = config
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
+    config.update_from_flattened_dict(changes)
     return config
 
 
@@ -68,20 +65,20 @@ def test_real_task_configs_are_valid_and_folds_must_fit_the_groups(tmp_path):
         config.data.data_root = str(tmp_path)
         with pytest.raises(ValueError, match=f"config.data.data_root must be a folder holding "
                                              f"{folder}/"):
-            pt.validate_physio_config(config)
+            pc.validate_physio_config(config)
         (tmp_path / folder).mkdir()
-        pt.validate_physio_config(config)
+        pc.validate_physio_config(config)
     with pytest.raises(ValueError, match=r"config.evaluation.num_folds: num_folds must be an int "
                                          r"in \[2, 3\] \(the number of groups\); got 4"):
         pt.run_physio_training(_smoke(**{"evaluation.num_folds": 4}), tmp_path / "w")
-    assert pt.parse_models(" sklearn_rf , federated_gbt") == ("sklearn_rf", "federated_gbt")
+    assert pc.parse_models(" sklearn_rf , federated_gbt") == ("sklearn_rf", "federated_gbt")
 
 
 def test_compact_nodes_keeps_predictions():
     rng = np.random.default_rng(0)
     ens = random_ensemble(rng, num_trees=6, max_depth=3)
     padded = ens.pad(num_nodes=ens.max_nodes + 40)
-    compact = pt.compact_nodes(padded)
+    compact = pm.compact_nodes(padded)
     assert compact.max_nodes <= ens.max_nodes
     x = rng.uniform(-3, 3, (200, ens.num_features)).astype(np.float32)
     x[rng.random(x.shape) < 0.1] = np.nan
@@ -95,7 +92,7 @@ def test_two_client_federated_run_writes_every_output(tmp_path):
 
     assert results["folds"] == [["driver02"]]  # fold 0 of 3: clients driver00 and driver01
     task_windows = results["task"]["windows"]
-    for name in pt.MODELS:
+    for name in pc.MODELS:
         r = results["models"][name]
         assert 0.0 <= r["accuracy"] <= 1.0 and r["num_examples"] < task_windows
         assert list(r["group_accuracy"]) == ["driver02"]
@@ -109,8 +106,11 @@ def test_two_client_federated_run_writes_every_output(tmp_path):
     assert fed_gbt["downlink_bytes_per_client_mean"] > 0 and fed_gbt["rounds"] == 1
     with open(tmp_path / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["model"] for r in rows] == list(pt.MODELS)
+    assert [r["model"] for r in rows] == list(pc.MODELS)
     assert json.loads((tmp_path / "config.json").read_text())["data"]["task"] == "synthetic"
+    # The trainer writes what its forests consume: the bundle's features.json.
+    spec = PhysioSpec.from_json_dict(json.loads((tmp_path / pc.FEATURES_JSON).read_text()))
+    assert spec == PhysioSpec.raw_signals(pc.feature_config(config))
     assert json.loads((tmp_path / "results.json").read_text())["folds"] == [["driver02"]]
 
     # Final federated models on all 3 drivers, loadable for the converters.
@@ -119,7 +119,7 @@ def test_two_client_federated_run_writes_every_output(tmp_path):
     task = pt.load_physio_task(config)
     for name, kind in (("federated_rf", "rf"), ("federated_gbt", "gbt")):
         ens = TreeEnsemble.load(tmp_path / f"{name}.npz")
-        assert ens.kind == kind and ens.feature_names == feature_names(pt.feature_config(config))
+        assert ens.kind == kind and ens.feature_names == feature_names(pc.feature_config(config))
         assert ens.num_trees == final[name]["num_trees"]
         assert np.mean(ens.predict(task.features) == task.labels) > 0.5  # its training data
     assert any("final federated_gbt" in line for line in logs)

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from emocore.fusion import FusionConfig
 from tflite_edge.bundle import load_bundle, verify_bundle
-from tflite_edge.fusion import FusionConfig
 
 FILES = {
     "face_int8.tflite": b"\x1c\x00\x00\x00TFL3 fake face model",

@@ -1,5 +1,6 @@
 """The `edge` install (`pip install .[edge]`, requirements/edge.txt) declares every third-party
-module that the head-unit code imports: tflite_edge, emodata (the replayed data) and
+module that the head-unit code imports: tflite_edge, emocore (the numpy core), emodata (the
+replayed data) and
 benchmarks.edge_latency with the project modules it pulls in.
 
 Imports are read from the source (the AST, lazy imports in functions and `importlib.import_module`
@@ -16,9 +17,9 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = {"tflite_edge", "emodata", "benchmarks", "tff_train", "converters",
-                    "android_bridge", "configs", "tests"}
-ROOTS = ("tflite_edge", "emodata", "benchmarks.edge_latency")
+PROJECT_PACKAGES = {"emocore", "forests", "tflite_edge", "emodata", "benchmarks", "tff_train",
+                    "converters", "pipeline", "android_bridge", "configs", "tests"}
+ROOTS = ("emocore", "tflite_edge", "emodata", "benchmarks.edge_latency")
 # import name -> distribution that provides it (an import missing here fails the test: decide
 # where the new dependency belongs, then add it).
 DISTRIBUTIONS = {"numpy": "numpy", "tflite_runtime": "tflite-runtime", "absl": "absl-py",
@@ -27,7 +28,7 @@ DISTRIBUTIONS = {"numpy": "numpy", "tflite_runtime": "tflite-runtime", "absl": "
 OPTIONAL = {
     "cv2": "edge-camera",  # camera, video files, the Haar face detector
     "ai_edge_litert": None,  # alternative TFLite runtime, tried before tflite_runtime
-    "ml_collections": None,  # tflite_edge.cli: config flags exist in the trainers only
+    "ml_collections": None,  # emocore.cli: config flags exist in the trainers only
 }
 
 
@@ -110,11 +111,21 @@ def _edge_txt() -> set[str]:
 
 def test_the_scan_sees_the_edge_code_and_its_imports():
     modules = _edge_modules()
-    assert {"tflite_edge.sources", "emodata.fer2013", "benchmarks.edge_latency",
-            "benchmarks.common"} <= set(modules)
+    assert {"tflite_edge.sources", "emodata.fer2013", "emocore.physio.cardiac",
+            "benchmarks.edge_latency", "benchmarks.common"} <= set(modules)
     assert {"numpy", "PIL", "psutil", "absl", "tflite_runtime", "cv2"} <= set(
         _third_party(modules))
-    assert not {m for m in modules if m.startswith(("tff_train", "converters"))}  # TF code
+    assert not {m for m in modules
+                if m.startswith(("tff_train", "converters", "forests", "pipeline"))}  # TF code
+
+
+def test_the_install_ships_every_project_package():
+    """pyproject's package list covers every top-level package (the edge needs emocore)."""
+    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]["find"]["include"]
+    packages = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"tests"}
+    assert {"emocore", "emodata", "tflite_edge"} <= packages
+    assert {f"{name}*" for name in packages} == set(include)
 
 
 def test_every_third_party_import_of_the_edge_code_is_declared_in_the_edge_extra():

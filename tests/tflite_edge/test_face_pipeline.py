@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emodata.label_spaces import FER7
+from emocore.fusion import FusionConfig
+from emocore.label_spaces import FER7
+from emocore.physio import PhysioFeatureConfig, PhysioSpec
+from emocore.quantization import dequantize, quantize
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_pipeline import FacePipeline, choose_face_variant
-from tflite_edge.fusion import FusionConfig
 from tflite_edge.interpreter import TFLiteModel
-from tflite_edge.physio_features import PhysioFeatureConfig
-from tflite_edge.physio_stream import PhysioSpec
-from tflite_edge.quantization import dequantize, quantize
 
 tf = pytest.importorskip("tensorflow")  # only to build the fixture models
 
@@ -33,8 +32,8 @@ def tiny_models() -> dict[str, object]:
 
     from converters.face_to_tflite import convert_face_model
     from converters.forest_to_tflite import forest_to_tflite
+    from forests.extraction import from_sklearn
     from tff_train.face_model import build_face_cnn
-    from tff_train.tree_extraction import from_sklearn
 
     rng = np.random.default_rng(0)
     keras_model = build_face_cnn(width=4, depth=2, dense_units=8)

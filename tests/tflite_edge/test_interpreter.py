@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emocore.quantization import dequantize, quantize
 from tflite_edge.interpreter import TFLiteModel
-from tflite_edge.quantization import dequantize, quantize
 
 tf = pytest.importorskip("tensorflow")  # only to build the test models
 

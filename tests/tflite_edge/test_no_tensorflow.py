@@ -1,4 +1,4 @@
-"""The head-unit runtime (and the data layer it replays) must run without TensorFlow."""
+"""The head-unit runtime, the numpy core and the data layer it replays run without TensorFlow."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def _import_all(*packages: str) -> list[str]:
     return result.stdout.split()
 
 
-def test_every_edge_and_data_module_imports_with_tensorflow_blocked():
-    imported = _import_all("tflite_edge", "emodata")
-    assert "tflite_edge" in imported and "emodata.label_spaces" in imported
+def test_every_edge_core_and_data_module_imports_with_tensorflow_blocked():
+    imported = _import_all("emocore", "emodata", "tflite_edge")
+    assert {"tflite_edge", "emodata.drivedb", "emocore.label_spaces", "emocore.physio.cardiac",
+            "emocore.fusion.engine", "emocore.calibration"} <= set(imported)
 
 
 def test_the_block_really_blocks_tensorflow():

@@ -7,15 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from emodata.synthetic_physio import sample_physiology, simulate_streams
-from tflite_edge.physio_features import PhysioFeatureConfig, Signal, extract_window, feature_names
-from tflite_edge.physio_stream import (
+from emocore.calibration import DriverBaseline
+from emocore.physio import (
     PRECOMPUTED,
-    DriverBaseline,
+    PhysioFeatureConfig,
     PhysioSpec,
-    PhysioStream,
-    SignalBuffer,
+    Signal,
+    extract_window,
+    feature_names,
 )
+from emodata.synthetic_physio import sample_physiology, simulate_streams
+from tflite_edge.physio_stream import PhysioStream, SignalBuffer
 
 CONFIG = PhysioFeatureConfig(window_s=10.0, stride_s=1.0)
 RAW = PhysioSpec.raw_signals(CONFIG)

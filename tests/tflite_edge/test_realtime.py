@@ -8,21 +8,16 @@ import json
 import numpy as np
 import pytest
 
+from emocore.fusion import FusionConfig, FusionEngine
+from emocore.physio import PRECOMPUTED, PhysioFeatureConfig, PhysioSpec
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tests.tflite_edge.test_face_pipeline import write_tiny_bundle
 from tflite_edge.bundle import load_bundle
 from tflite_edge.face_pipeline import FacePipeline
-from tflite_edge.fusion import FusionConfig, FusionEngine
-from tflite_edge.physio_features import PhysioFeatureConfig
-from tflite_edge.physio_stream import PRECOMPUTED, PhysioSpec, PhysioStream
-from tflite_edge.realtime import (
-    LoopConfig,
-    RealtimeLoop,
-    check_source,
-    percentiles_ms,
-    run_harness,
-    run_loop,
-)
+from tflite_edge.loop_stats import percentiles_ms
+from tflite_edge.physio_stream import PhysioStream
+from tflite_edge.realtime import LoopConfig, RealtimeLoop, run_harness, run_loop
+from tflite_edge.source_check import check_source
 from tflite_edge.sources import (
     FRAME,
     FRAME_READ_FAILURE,
@@ -100,7 +95,8 @@ def test_the_loop_survives_planted_faults(bundle_dir, episode):
     bad = by_t[(5.0, "face")]
     assert bad["face"] == {"t": 5.0, "missing": "corrupt_frame"}
     assert bad["fused"]["label"] == "unknown"  # no physio window yet, face missing
-    assert bad["fused"]["excluded"]["face"] == "missing"
+    assert bad["fused"]["excluded_kinds"] == {"face": "missing", "physio": "no_reading"}
+    assert set(bad["fused"]["excluded"]) == {"face", "physio"}  # with prose reasons
     assert by_t[(7.25, "face")]["face"]["missing"] == FRAME_READ_FAILURE
     assert by_t[(5.5, "face")]["fused"]["used"] == ["face"]  # the next good frame recovers
     gap = [i for i in summary["incidents"]["first"] if i["kind"] == "sensor_gap"]
@@ -121,7 +117,7 @@ def test_stale_and_missing_rules(bundle_dir, episode):
     stale = [x for x in physio_lines if x["t"] > 22.0]  # frames stopped at 20 s, max_age 2 s
     assert fresh and all(x["fused"]["used"] == ["face", "physio"] for x in fresh)
     assert stale and all(x["fused"]["used"] == ["physio"] for x in stale)
-    assert all(x["fused"]["excluded"]["face"].startswith("stale (age") for x in stale)
+    assert all(x["fused"]["excluded_kinds"] == {"face": "stale"} for x in stale)
     for line in physio_lines:
         assert line["physio"]["quality"] > 0.5
         assert sum(line["fused"]["probs"]) == pytest.approx(1.0, abs=1e-5)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emocore.physio import Signal
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
 from tests.emodata.test_drivedb import write_drive
-from tflite_edge.physio_features import Signal
 from tflite_edge.sources import (
     CORRUPT_FRAME,
     FEATURES,
@@ -149,7 +149,7 @@ def test_drivedb_source_maps_channels_and_uses_the_measured_rate(tmp_path):
         "marker(mV)": np.full(t.size, 10.0)})
     events = list(drivedb_source(path, chunk_s=1.0))
     signals = {e.payload.signal for e in events}
-    assert signals == {"ecg", "eda", "hr"}  # no RESP column; marker is not a signal
+    assert signals == {"eda", "hr"}  # no RESP column; marker and 15.5-Hz ECG are not signals
     eda = np.concatenate([e.payload.values for e in events if e.payload.signal == "eda"])
     np.testing.assert_array_equal(eda, 6.0)  # hand GSR preferred over foot GSR
     first = events[0].payload

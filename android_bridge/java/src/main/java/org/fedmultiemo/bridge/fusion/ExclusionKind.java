@@ -1,6 +1,6 @@
 package org.fedmultiemo.bridge.fusion;
 
-/** Why a modality was not fused (the reasons of tflite_edge.fusion, by kind). */
+/** Why a modality was not fused (the reasons of emocore.fusion, by kind). */
 public enum ExclusionKind {
   /** probs is null ("missing"). */
   MISSING("missing"),
@@ -23,7 +23,7 @@ public enum ExclusionKind {
     this.jsonName = jsonName;
   }
 
-  /** The kind's name in golden vectors (android_bridge.golden_fusion.exclusion_kind). */
+  /** The kind's name in golden vectors (emocore.fusion.ExclusionKind, the same values). */
   public String jsonName() {
     return jsonName;
   }

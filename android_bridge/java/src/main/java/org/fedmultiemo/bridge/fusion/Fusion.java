@@ -8,7 +8,7 @@ import java.util.Set;
 import org.fedmultiemo.bridge.labels.LabelSpaces;
 
 /**
- * Stateless decision-level fusion: a port of tflite_edge/fusion.py (its module docstring documents
+ * Stateless decision-level fusion: a port of emocore/fusion/ (its module docstring documents
  * the gating rules, strategies and tie-breaks). Sums run in modality / class order; logs use
  * StrictMath.
  */

@@ -14,7 +14,7 @@ import org.fedmultiemo.bridge.json.Json;
 import org.fedmultiemo.bridge.labels.LabelSpaces;
 
 /**
- * Fusion settings (port of tflite_edge.fusion.FusionConfig, same defaults and validation); read
+ * Fusion settings (port of emocore.fusion.FusionConfig, same defaults and validation); read
  * from fusion.json with {@link #fromJson(String)}.
  */
 public final class FusionConfig {

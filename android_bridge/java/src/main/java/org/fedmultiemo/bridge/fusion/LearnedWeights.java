@@ -9,7 +9,7 @@ import java.util.Map;
 import org.fedmultiemo.bridge.json.Json;
 
 /**
- * Fitted linear-pool weights (port of tflite_edge.fusion.LearnedWeights): {@code weights[m]} has
+ * Fitted linear-pool weights (port of emocore.fusion.LearnedWeights): {@code weights[m]} has
  * 1 (per modality) or K = 3 (per class) entries, all finite and >= 0.
  */
 public final class LearnedWeights {

@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
-/** An ordered set of class names; index i is class id i (port of emodata.label_spaces.LabelSpace). */
+/** An ordered set of class names; index i is class id i (port of emocore.label_spaces.LabelSpace). */
 public final class LabelSpace {
   private final String name;
   private final List<String> labels;

@@ -7,7 +7,7 @@ import java.util.Map;
 
 /**
  * The project's label spaces and their mapping into DRIVER_STATE3 (port of
- * emodata/label_spaces.py and tflite_edge.fusion.to_driver_state).
+ * emocore/label_spaces.py and emocore.fusion.to_driver_state).
  *
  * <p>Mappings are 0/1 matrices {@code [S][T]}; a probability vector maps with {@code p @ M}
  * (merged classes add; NaN stays NaN).

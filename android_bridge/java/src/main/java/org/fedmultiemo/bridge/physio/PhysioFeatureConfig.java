@@ -11,7 +11,7 @@ import java.util.Set;
 import org.fedmultiemo.bridge.json.Json;
 
 /**
- * Window, stride and detector settings (port of tflite_edge.physio_features.PhysioFeatureConfig,
+ * Window, stride and detector settings (port of emocore.physio.PhysioFeatureConfig,
  * same defaults and validation). Immutable; build variants with {@link #toBuilder()}.
  */
 public final class PhysioFeatureConfig {
@@ -83,7 +83,7 @@ public final class PhysioFeatureConfig {
     validate();
   }
 
-  /** The defaults (tflite_edge.physio_features.DEFAULT_CONFIG). */
+  /** The defaults (emocore.physio.DEFAULT_CONFIG). */
   public static PhysioFeatureConfig defaults() {
     return new Builder().build();
   }

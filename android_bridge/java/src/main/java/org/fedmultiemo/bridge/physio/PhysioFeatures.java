@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Physiological window features: a faithful port of tflite_edge/physio_features.py
+ * Physiological window features: a faithful port of emocore/physio/
  * ({@code extract_window}); the module docstring there documents every step. double internally,
  * sequential left-to-right sums, StrictMath for cos/sin, float output.
  *

@@ -1,7 +1,7 @@
 package org.fedmultiemo.bridge.physio;
 
 /**
- * The primitives of tflite_edge/physio_features.py, operation by operation (double throughout):
+ * The primitives of emocore/physio/, operation by operation (double throughout):
  * sequential sums, mean, population std, least-squares slope, detrend, linear interpolation,
  * gap filling, centred moving average and invalid-sample counts.
  */

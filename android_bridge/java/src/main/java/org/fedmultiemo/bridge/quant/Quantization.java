@@ -1,7 +1,7 @@
 package org.fedmultiemo.bridge.quant;
 
 /**
- * Affine (de)quantization exactly as tflite_edge/quantization.py (TFLite's reference kernels).
+ * Affine (de)quantization exactly as emocore/quantization.py (TFLite's reference kernels).
  *
  * <pre>
  *   quantize:   q = clamp(round(x / scale) + zero_point, qmin, qmax)

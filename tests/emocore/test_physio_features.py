@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from tflite_edge.physio_features import (
+from emocore.physio import (
     FEATURE_GROUPS,
     PhysioFeatureConfig,
     Signal,

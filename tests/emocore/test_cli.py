@@ -1,4 +1,4 @@
-"""Tests for tflite_edge.cli: one-line errors and exit codes shared by the entry points."""
+"""Tests for emocore.cli: one-line errors and exit codes shared by the entry points."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ml_collections import ConfigDict
 
-from tflite_edge.cli import (
+from emocore.cli import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     check_output_path,
@@ -25,7 +25,7 @@ _ENTRY_POINT = textwrap.dedent(
     """
     import sys
     from absl import flags
-    from tflite_edge.cli import define_config_file, run_main
+    from emocore.cli import define_config_file, run_main
 
     sys.argv[0] = "tiny_main"
     _CONFIG = define_config_file("config", "configs/face_smoke.py", "config")
@@ -93,7 +93,7 @@ def test_check_output_path(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--config.bogus_key=3"],  # default config file: ml_collections fails at definition time
      "tiny_main: error: --config.bogus_key: unknown config key 'bogus_key' (keys of config: "
-     "aggregation, centralised, data, faults, model, partition, personalization, privacy, seed, "
+     "aggregation, data, faults, model, partition, personalization, privacy, seed, "
      "train)"),
     (["--config=configs/face_smoke.py", "--config.train.roudns=3"],  # given file: at parse time
      "tiny_main: error: --config.train.roudns: unknown config key 'train.roudns'; did you mean "
@@ -133,3 +133,14 @@ def test_ctrl_c_is_exit_130_and_a_bug_keeps_its_traceback():
 def test_traceback_on_request():
     result = _run("--what=value_error", env={"FEDMULTIEMO_TRACEBACK": "1", "PATH": "/usr/bin"})
     assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_program_name_of_a_package_main_module_is_the_package(monkeypatch):
+    from emocore.cli import program_name
+
+    monkeypatch.setattr(sys, "argv", ["/repo/tff_train/face_main.py"])
+    assert program_name() == "face_main"
+    monkeypatch.setattr(sys, "argv", ["/repo/pipeline/main.py", "--workdir=x"])
+    assert program_name() == "pipeline"
+    monkeypatch.setattr(sys, "argv", [""])
+    assert program_name() == "main"

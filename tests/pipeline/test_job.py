@@ -5,7 +5,7 @@ import json
 import pytest
 
 from configs import pipeline_default
-from tff_train.pipeline_main import run_pipeline
+from pipeline.job import run_pipeline
 
 
 def test_pipeline_writes_the_cohort_summary(tmp_path, capsys):
@@ -36,10 +36,42 @@ def test_stages_must_be_a_prefix(tmp_path):
 def test_physio_drivers_must_leave_the_validation_and_test_drivers_unseen(tmp_path):
     config = pipeline_default.get_config()
     config.cohort.num_drivers = 5
-    config.physio.drivers = 4
-    with pytest.raises(ValueError, match=r"config.physio.drivers must be <= "
+    config.physio.data.synthetic_drivers = 4
+    with pytest.raises(ValueError, match=r"config.physio.data.synthetic_drivers must be <= "
                                          r"config.cohort.num_drivers - 2 = 3 .*; got 4"):
         run_pipeline(config, tmp_path)
+
+
+def test_the_trainer_configs_are_composed_and_their_errors_name_the_nested_key(tmp_path):
+    config = pipeline_default.get_config()
+    config.face.train.rounds = 0
+    with pytest.raises(ValueError, match=r"^config.face.train.rounds must be"):
+        run_pipeline(config, tmp_path)
+    config = pipeline_default.get_config()
+    config.physio.evaluation.val_fraction = 1.5
+    with pytest.raises(ValueError, match=r"^config.physio.evaluation.val_fraction must be"):
+        run_pipeline(config, tmp_path)
+    config = pipeline_default.get_config()
+    config.physio.models = "federated_rf,sklearn_rf"
+    with pytest.raises(ValueError, match=r"config.physio.models must be one federated model"):
+        run_pipeline(config, tmp_path)
+
+
+def test_shared_values_follow_their_source():
+    """The seed and cohort size reach the trainers, max_age_s follows the physio stride and the
+    validation gap the physio window and stride, also after overrides."""
+    config = pipeline_default.get_config()
+    assert config.fusion.max_age_s == config.physio.features.stride_s + 1.0 == 6.0
+    assert config.physio.evaluation.val_gap_windows == 3  # 20-s windows every 5 s
+    config.seed, config.cohort.num_drivers = 7, 9
+    config.physio.features.stride_s = 2.0
+    config.physio.features.window_s = 30.0
+    assert config.face.seed == config.physio.seed == 7
+    assert config.face.data.synthetic_drivers == 9
+    assert config.fusion.max_age_s == 3.0
+    assert config.physio.evaluation.val_gap_windows == 14  # ceil(30 / 2) - 1
+    config.face.aggregation.robust = "median"  # every trainer option is reachable
+    assert config.to_dict()["face"]["aggregation"]["robust"] == "median"
 
 
 def test_replay_keeps_the_calibration_drive_out(tmp_path):
@@ -58,10 +90,10 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd):
     config = pipeline_default.get_config()
     config.cohort.num_drivers = 5
     config.cohort.faces_per_class = 10
-    config.face.rounds = 3
-    config.face.local_epochs = 2
-    config.face.clients_per_round = 3
-    config.physio.drivers = 3
+    config.face.train.rounds = 3
+    config.face.train.local_epochs = 2
+    config.face.train.clients_per_round = 3
+    config.physio.data.synthetic_drivers = 3
     summary = run_pipeline(config, tmp_path)
     assert (tmp_path / "bundle" / "manifest.json").is_file()
     accuracy = summary["replay"]["accuracy"][0]
@@ -76,3 +108,20 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd):
     assert "[pipeline] results" in out and "unseen driver" in out
     for row in ("cohort", "train", "bundle", "replay", "total", "physio", "fused", "outputs"):
         assert f"  {row}" in out, row
+
+
+def test_main_job_command_reports_a_nested_config_error(tmp_path):
+    """`python -m pipeline.main` (the README's main-job command) refuses a bad trainer key
+    before any work, naming it, with exit status 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.main", f"--workdir={tmp_path / 'run'}",
+         "--config.face.train.rounds=0"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "pipeline: error: config.face.train.rounds must be >= 1; got 0")
+    assert not (tmp_path / "run").exists()

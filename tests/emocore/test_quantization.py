@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tflite_edge.quantization import dequantize, quantize, round_half_away_from_zero
+from emocore.quantization import dequantize, quantize, round_half_away_from_zero
 
 
 def test_rounds_halfway_cases_away_from_zero_unlike_numpy():

@@ -6,12 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from tflite_edge.fusion import (
+from emocore.fusion import (
+    Exclusion,
+    ExclusionKind,
     FusionConfig,
     FusionEngine,
     LearnedWeights,
     ModalityReading,
-    fit_learned_weights,
     fuse,
     to_driver_state,
 )
@@ -117,8 +118,7 @@ def test_learned_pool_without_mass_is_unknown():
     result = _fuse([_r("face", [0, 1.0, 0]), _r("physio", None)], strategy="learned_weights",
                    learned_weights=weights)
     assert result.is_unknown and result.probs is None
-    assert ("face", "learned weights give this combination zero probability mass") in \
-        result.excluded
+    assert result.kinds == {"physio": ExclusionKind.MISSING, "face": ExclusionKind.ZERO_MASS}
 
 
 def test_missing_stale_low_quality_and_future_readings_are_excluded_never_guessed():
@@ -127,21 +127,20 @@ def test_missing_stale_low_quality_and_future_readings_are_excluded_never_guesse
                     _r("vehicle", [np.nan] * 3)], **config)
     assert result.is_unknown and result.label == "unknown" and result.label_index == -1
     assert result.probs is None and result.used == ()
-    reasons = dict(result.excluded)
-    assert reasons["face"].startswith("stale (age 2.1 s > max_age_s 2 s)")
-    assert reasons["physio"] == "low quality (0.4 < min_quality 0.5)"
-    assert reasons["vehicle"] == "missing (NaN probs)"
+    assert result.kinds == {"face": ExclusionKind.STALE, "physio": ExclusionKind.LOW_QUALITY,
+                            "vehicle": ExclusionKind.NAN_PROBS}
+    assert all(isinstance(e, Exclusion) and e.reason for e in result.excluded)  # prose for logs
 
     partial = _fuse([_r("face", FACE, t=8.0), _r("physio", PHYSIO, t=10.5),
                      _r("vehicle", None)], **config)
     assert partial.used == ("face",)  # exactly at max_age is still fresh
     np.testing.assert_allclose(partial.probs, FACE)
-    assert dict(partial.excluded) == {"physio": "timestamp in the future (10.5 > now 10.0)",
-                                      "vehicle": "missing"}
+    assert partial.kinds == {"physio": ExclusionKind.FUTURE_TIMESTAMP,
+                             "vehicle": ExclusionKind.MISSING}
     absent = _fuse([_r("physio", PHYSIO, quality=float("nan"))])
     assert absent.is_unknown
-    assert dict(absent.excluded) == {"physio": "low quality (nan < min_quality 0.5)",
-                                     "face": "missing (no reading)"}
+    assert absent.kinds == {"physio": ExclusionKind.LOW_QUALITY, "face": ExclusionKind.NO_READING}
+    assert absent.reasons == {e.modality: e.reason for e in absent.excluded}
 
 
 @pytest.mark.parametrize(("readings", "message"), [
@@ -236,54 +235,3 @@ def test_learned_weights_validation():
         LearnedWeights(("face",), ((-1.0,),))
     with pytest.raises(ValueError, match="weights must have one row per modality"):
         LearnedWeights(("face", "physio"), ((1.0,),))
-
-
-def test_fit_grid_hand_case_keeps_the_first_best_point():
-    # One sample of class 0: face says neutral, physio says positive. With accuracy,
-    # grid (step 0.5) = [0, 1], [0.5, 0.5], [1, 0]: the last two are correct, the first wins.
-    fitted = fit_learned_weights({"face": np.array([[1.0, 0, 0]]),
-                                  "physio": np.array([[0, 1.0, 0]])}, np.array([0]),
-                                 objective="accuracy", grid_step=0.5)
-    assert fitted.weights == ((0.5,), (0.5,)) and fitted.validation_score == 1.0
-
-
-def test_fit_prefers_the_informative_modality_and_handles_missing_rows():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 3, 200)
-    physio = np.eye(3)[labels] * 0.7 + 0.1
-    face = rng.dirichlet(np.ones(3), 200)
-    face[::4] = np.nan  # face missing for a quarter of the samples
-    fitted = fit_learned_weights({"face": face, "physio": physio}, labels)
-    assert fitted.weights[1][0] >= 0.8
-    config = FusionConfig(strategy="learned_weights", learned_weights=fitted)
-    assert FusionConfig.from_json(config.to_json()).learned_weights == fitted
-
-
-def test_fit_per_class_beats_per_modality_when_modalities_specialise():
-    labels = np.random.default_rng(1).integers(0, 3, 300)
-    positive = labels == 1
-    face = np.where(positive[:, None], [0.05, 0.9, 0.05], [0.3, 0.4, 0.3])
-    physio = np.where(positive[:, None], [0.5, 0.2, 0.3], np.eye(3)[labels] * 0.7 + 0.1)
-    scalar = fit_learned_weights({"face": face, "physio": physio}, labels)
-    per_class = fit_learned_weights({"face": face, "physio": physio}, labels, per_class=True)
-    assert len(per_class.weights[0]) == 3
-    assert per_class.validation_score > scalar.validation_score + 0.01
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"objective": "f1"}, r"objective must be one of \['log_likelihood', 'accuracy'\]"),
-    ({"grid_step": 0.3}, "grid_step must divide 1 evenly"),
-    ({"grid_step": 0.0}, r"grid_step must be finite and in \(0.0, 1.0\]"),
-    ({"rounds": 0}, "rounds must be an integer >= 1; got 0"),
-    ({"labels": np.array([0, 3])}, r"labels must be int\[N\] in \[0, 3\)"),
-    ({"probs": {"face": np.ones((3, 3)) / 3}}, r"probs\['face'\] must have shape \[2, 3\]"),
-    ({"probs": {"face": np.array([[0.5, 0.5, 0.5], [1, 0, 0]])}},
-     r"probs\['face'\]: rows must be probability vectors summing to 1; row 0"),
-    ({"probs": {"face": np.array([[np.nan, 0.5, 0.5], [1, 0, 0]])}},
-     "a row must be all NaN"),
-    ({"probs": {"face": np.full((2, 3), np.nan)}}, "no validation sample has any modality"),
-])
-def test_fit_bad_inputs(kwargs, message):
-    args = {"probs": {"face": np.array([[1.0, 0, 0], [0, 1.0, 0]])}, "labels": np.array([0, 1])}
-    with pytest.raises(ValueError, match=message):
-        fit_learned_weights(**(args | kwargs))

@@ -23,6 +23,8 @@ Our models avoid the question: int8 models take int8 input quantized HERE, expli
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -94,3 +96,40 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
         raise ValueError(f"q must be an integer array; got dtype {q.dtype}")
     centred = q.astype(np.int64) - int(zero_point)
     return (centred.astype(np.float64) * float(np.float32(scale))).astype(np.float32)
+
+
+def tensor_quantization(detail: Mapping[str, Any], what: str) -> tuple[float, int] | None:
+    """`(scale, zero_point)` of an int8/uint8 tensor from its interpreter `detail`; None for a
+    float tensor. Raises ValueError naming the tensor (`what`) when a quantized one has no scale."""
+    dtype = np.dtype(detail["dtype"]).name
+    if dtype not in QUANTIZED_DTYPES:
+        return None
+    scale, zero_point = detail["quantization"]
+    if not scale > 0:
+        raise ValueError(
+            f"model {what} {detail.get('name', '')!r} is {dtype} without a quantization scale "
+            f"(got scale={scale}); cannot (de)quantize it"
+        )
+    return float(scale), int(zero_point)
+
+
+def to_tensor_dtype(x: np.ndarray, dtype: object, quantization: tuple[float, int] | None
+                    ) -> np.ndarray:
+    """float `x: float32[...]` -> the tensor's `dtype` (quantized with `(scale, zero_point)`
+    for int8/uint8, a cast otherwise)."""
+    dtype = np.dtype(dtype)  # type: ignore[call-overload]
+    if dtype.name in QUANTIZED_DTYPES:
+        if quantization is None:
+            raise ValueError(f"quantization must be (scale, zero_point) for a {dtype.name} "
+                             "tensor; got None")
+        return quantize(x, quantization[0], quantization[1], dtype)
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def from_tensor_dtype(raw: np.ndarray, quantization: tuple[float, int] | None) -> np.ndarray:
+    """A tensor's raw values `[...]` -> `float32[...]` (dequantized when `quantization` is
+    `(scale, zero_point)`, a cast when None)."""
+    raw = np.asarray(raw)
+    if quantization is not None and raw.dtype.name in QUANTIZED_DTYPES:
+        return dequantize(raw, quantization[0], quantization[1])
+    return raw.astype(np.float32, copy=False)

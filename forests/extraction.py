@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tff_train.tree_ensemble import TreeEnsemble
+from forests.ensemble import TreeEnsemble
 
 # TF-DF names the columns of one dense input tensor "<input>:<k>.<column>" (e.g. "data:0.7").
 _POSITIONAL_NAME = re.compile(r"^(?P<input>.+:\d+)\.(?P<column>\d+)$")

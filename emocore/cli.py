@@ -16,7 +16,7 @@ Set the environment variable FEDMULTIEMO_TRACEBACK=1 to get the traceback of use
 `check_output_path(path, flag)` refuses an output file that cannot be created (its parent is a
 file, or it is a folder) before any work is done.
 
-The module lives in `tflite_edge` because the edge is the smallest install (absl + numpy, no
+The module lives in `emocore` because the core is the smallest install (absl + numpy, no
 TensorFlow) and every entry point (trainers, converters, harness, Android export) can import it.
 """
 
@@ -40,8 +40,13 @@ _MAX_LISTED_KEYS = 30
 
 
 def program_name() -> str:
-    """The running entry point's module name (`face_main` for `python -m tff_train.face_main`)."""
-    return Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
+    """The running entry point's module name (`face_main` for `python -m tff_train.face_main`;
+    its package's for a `main` module: `pipeline` for `python -m pipeline.main`)."""
+    if not (sys.argv and sys.argv[0]):
+        return "main"
+    path = Path(sys.argv[0])
+    return path.parent.name if path.stem in ("main", "__main__") and path.parent.name else (
+        path.stem)
 
 
 def one_line(error: BaseException) -> str:

@@ -1,7 +1,6 @@
-"""The README main job: synthetic cohort → federated face CNN + federated forest → bundle → edge.
+"""The README main job's stages: synthetic cohort → federated face CNN + federated forest → bundle
+→ edge replay (the entry point is `pipeline.main`).
 
-`python -m tff_train.pipeline_main --workdir=runs/default [--config=configs/pipeline_default.py]`
-(`--local_workers=N` / `--workers=HOST:PORT,...`: TFF computations on worker processes)
 Everything runs on data the project generates itself (no downloads). Stages:
   cohort  generate the deterministic in-vehicle cohort and print its summary;
   train   FedAvg face CNN (one client per driver) and a federated random forest on
@@ -13,30 +12,23 @@ Everything runs on data the project generates itself (no downloads). Stages:
 
 from __future__ import annotations
 
-import sys
-
-from tflite_edge.cli_output import quiet_unless_verbose
-
-# ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
-if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
-    quiet_unless_verbose(sys.argv)
-
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import ml_collections
 import numpy as np
-from absl import app, flags
 
-# TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
-from configs import face_smoke, physio_smoke
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
-from emodata.label_spaces import DRIVER_STATE3
+from emocore.calibration import DriverBaseline
+from emocore.face_preprocessing import scale_pixels
+from emocore.fusion import FusionConfig, LearnedWeights
+from emocore.label_spaces import DRIVER_STATE3
+from emocore.physio import PhysioFeatureConfig, extract_recording, feature_names
 from emodata.synthetic_cohort import (
     CohortConfig,
     SyntheticCohort,
@@ -45,28 +37,23 @@ from emodata.synthetic_cohort import (
     face_dataset,
     generate_cohort,
 )
-from tff_train import workdir_io, worker_flags
+from forests.ensemble import TreeEnsemble
+from pipeline.report import results_table
+from tff_train import workdir_io
+from tff_train.face_config import validate_face_config
 from tff_train.face_trainer import run_face_training
-from tff_train.physio_trainer import feature_config, run_physio_training
-from tff_train.tff_runtime import shutdown_tff_workers
-from tff_train.tree_ensemble import TreeEnsemble
-from tff_train.worker_flags import define_worker_flags, worker_session_kwargs
-from tff_train.worker_session import worker_session
-from tflite_edge.cli import define_config_file, run_main
-from tflite_edge.fusion import FusionConfig, LearnedWeights, fit_learned_weights
-from tflite_edge.physio_features import PhysioFeatureConfig, extract_recording, feature_names
-from tflite_edge.physio_stream import DriverBaseline, PhysioSpec
+from tff_train.fusion_weights import fit_learned_weights
+from tff_train.physio_config import (
+    FEATURES_JSON,
+    FEDERATED_MODELS,
+    feature_config,
+    validate_physio_config,
+)
+from tff_train.physio_trainer import run_physio_training
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
 STAGES = ("cohort", "train", "bundle", "replay")
-
-_CONFIG = define_config_file("config", "configs/pipeline_default.py",
-                             "Pipeline config file (get_config()).")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Output directory.")
-define_worker_flags()
-flags.adopt_module_key_flags(worker_flags)  # --help lists them, not only --helpfull
-
 
 def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     stages = tuple(s.strip() for s in config.stages.split(",") if s.strip())
@@ -76,8 +63,30 @@ def _stages(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     return stages
 
 
+def _nested(validate: Callable[[ml_collections.ConfigDict], None],
+            config: ml_collections.ConfigDict, key: str) -> None:
+    """Runs a trainer's validator on `config[key]`, its errors naming `config.KEY....`."""
+    try:
+        validate(config[key])
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("config."):
+            message = f"config.{key}." + message[len("config."):]
+        raise ValueError(message) from None
+
+
+def bundled_physio_model(config: ml_collections.ConfigDict) -> str:
+    """The federated forest shipped in the bundle: `config.physio.models`, one federated model."""
+    if config.physio.models not in FEDERATED_MODELS:
+        raise ValueError(f"config.physio.models must be one federated model (one of "
+                         f"{list(FEDERATED_MODELS)}: the forest the bundle ships); got "
+                         f"{config.physio.models!r}")
+    return config.physio.models
+
+
 def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
-    """Raises ValueError naming the first invalid key."""
+    """Raises ValueError naming the first invalid key (the trainers' keys as `config.face.KEY`
+    and `config.physio.KEY`)."""
     _stages(config)
     if config.cohort.num_drivers < 3:
         raise ValueError(f"config.cohort.num_drivers must be >= 3; got "
@@ -85,53 +94,40 @@ def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
     if config.cohort.faces_per_class < 1:
         raise ValueError(f"config.cohort.faces_per_class must be >= 1; got "
                          f"{config.cohort.faces_per_class}")
-    if config.face.rounds < 1:
-        raise ValueError(f"config.face.rounds must be >= 1; got {config.face.rounds}")
-    if config.physio.drivers < 2:
-        raise ValueError(f"config.physio.drivers must be >= 2; got {config.physio.drivers}")
+    if config.face.data.source != "synthetic" or config.physio.data.task != "synthetic":
+        raise ValueError(f"config.face.data.source and config.physio.data.task must be "
+                         f"'synthetic' (the main job's cohort); got {config.face.data.source!r} "
+                         f"and {config.physio.data.task!r}")
     episodes = CohortConfig().episodes_per_driver
     if not 1 <= config.replay.episodes <= episodes - 1:
         raise ValueError(f"config.replay.episodes must be in [1, {episodes - 1}] (the unseen "
                          f"driver's last episode is its calibration drive); got "
                          f"{config.replay.episodes}")
-    if "train" in _stages(config) and config.physio.drivers > config.cohort.num_drivers - 2:
-        raise ValueError(f"config.physio.drivers must be <= config.cohort.num_drivers - 2 = "
-                         f"{config.cohort.num_drivers - 2} (the face validation and test "
-                         f"drivers stay unseen); got {config.physio.drivers}")
-    if config.physio.normalisation not in ("none", "zscore"):
-        raise ValueError(f"config.physio.normalisation must be 'none' or 'zscore'; got "
-                         f"{config.physio.normalisation!r}")
+    drivers = config.physio.data.synthetic_drivers
+    if "train" in _stages(config) and drivers > config.cohort.num_drivers - 2:
+        raise ValueError(f"config.physio.data.synthetic_drivers must be <= "
+                         f"config.cohort.num_drivers - 2 = {config.cohort.num_drivers - 2} (the "
+                         f"face validation and test drivers stay unseen); got {drivers}")
+    if config.physio.data.normalisation not in ("none", "zscore"):
+        raise ValueError(f"config.physio.data.normalisation must be 'none' or 'zscore' (the "
+                         f"edge calibrates z-scores only); got "
+                         f"{config.physio.data.normalisation!r}")
+    bundled_physio_model(config)
+    if "train" in _stages(config):
+        _nested(validate_face_config, config, "face")
+        _nested(validate_physio_config, config, "physio")
 
 
 def train_models(config: ml_collections.ConfigDict, workdir: Path) -> dict:
-    """Federated face CNN and federated forest on the cohort; returns their result summaries."""
-    face_cfg = face_smoke.get_config()
-    face_cfg.seed = config.seed
-    face_cfg.data.synthetic_drivers = config.cohort.num_drivers
-    face_cfg.data.synthetic_faces_per_class = config.cohort.faces_per_class
-    face_cfg.train.rounds = config.face.rounds
-    face_cfg.train.local_epochs = config.face.local_epochs
-    face_cfg.train.client_learning_rate = config.face.learning_rate
-    face_cfg.model.width = config.face.width
-    face_cfg.model.convs_per_block = config.face.convs_per_block
-    face_cfg.model.depth = config.face.depth
-    face_cfg.partition.num_clients = 0  # synthetic: one client per training driver
-    face_cfg.train.clients_per_round = config.face.clients_per_round
-    face_cfg.train.server_optimizer = config.face.server_optimizer
-    face_cfg.train.server_momentum = config.face.server_momentum
-    face = run_face_training(face_cfg, workdir / "face", log=lambda m: print(f"[face] {m}"))
-    physio_cfg = physio_smoke.get_config()
-    physio_cfg.seed = config.seed
-    physio_cfg.data.synthetic_drivers = config.physio.drivers
-    physio_cfg.evaluation.num_folds = min(physio_cfg.evaluation.num_folds, config.physio.drivers)
-    physio_cfg.models = config.physio.model
-    physio_cfg.data.normalisation = config.physio.normalisation
-    physio = run_physio_training(physio_cfg, workdir / "physio",
+    """Federated face CNN (`config.face`) and federated forest (`config.physio`) on the cohort;
+    returns their result summaries."""
+    face = run_face_training(config.face, workdir / "face", log=lambda m: print(f"[face] {m}"))
+    physio = run_physio_training(config.physio, workdir / "physio",
                                  log=lambda m: print(f"[physio] {m}"))
-    return {"face": face, "face_config": face_cfg, "physio": physio, "physio_config": physio_cfg}
+    return {"face": face, "physio": physio}
 
 
-def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: SyntheticCohort,
+def build_bundle(config: ml_collections.ConfigDict, cohort: SyntheticCohort,
                  workdir: Path, learned_weights: LearnedWeights | None = None,
                  models: dict | None = None) -> tuple[Path, dict]:
     """int8 + float32 face models, the federated forest and the configs → `workdir/bundle`.
@@ -145,8 +141,8 @@ def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: Synth
     if models is None:
         face_model = tf.keras.models.load_model(workdir / "face" / "face_model.keras")
         faces = face_dataset(cohort)
-        calibration = faces.images[..., None].astype(np.float32) / 255.0
-        forest = TreeEnsemble.load(workdir / "physio" / f"{config.physio.model}.npz")
+        calibration = scale_pixels(faces.images[..., None])
+        forest = TreeEnsemble.load(workdir / "physio" / f"{bundled_physio_model(config)}.npz")
         models = {"face": {"int8": convert_face_model(face_model, "int8",
                                                       calibration_images=calibration,
                                                       num_calibration_samples=200),
@@ -165,7 +161,7 @@ def build_bundle(config: ml_collections.ConfigDict, trained: dict, cohort: Synth
         face_models=models["face"],
         physio_model=models["physio"],
         fusion_config=fusion,
-        features=PhysioSpec.raw_signals(feature_config(trained["physio_config"])).to_json_dict(),
+        features=json.loads((workdir / "physio" / FEATURES_JSON).read_text()),
         physio_label_space="driver_state3",
         overwrite=True,
     )
@@ -189,21 +185,21 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
             continue
         labels.append(truth)
         for modality, rows in probs.items():
-            state = (line.get(modality) or {}).get("driver_state")
+            state = (line[modality] or {}).get("driver_state")
             rows.append(state if state is not None else [np.nan] * DRIVER_STATE3.num_classes)
     return fit_learned_weights({m: np.array(v, dtype=np.float64) for m, v in probs.items()},
                                np.array(labels, dtype=np.int64))
 
 
-def replay_accuracy(lines: list[dict], episode: object, offset_s: float) -> dict:
+def replay_accuracy(lines: list[dict], episode: object) -> dict:
     """Accuracy of each modality's and the fused driver state against the episode's labels."""
     hits = {"face": [], "physio": [], "fused": []}
     for line in lines:
-        truth = int(episode.states_at(np.array([line["t"] - offset_s]))[0])
+        truth = int(episode.states_at(np.array([line["t"]]))[0])
         if truth < 0:
             continue
         for modality in ("face", "physio"):
-            view = line.get(modality) or {}
+            view = line[modality] or {}
             if view.get("driver_state") is not None:
                 hits[modality].append(int(np.argmax(view["driver_state"])) == truth)
         label = line["fused"]["label"]
@@ -217,7 +213,7 @@ def driver_baseline(config: ml_collections.ConfigDict, features: PhysioFeatureCo
                     unseen: SyntheticDriver) -> DriverBaseline | None:
     """The unseen driver's physio calibration from its last episode's windows (no labels used;
     that episode is never replayed); None when the forest takes raw features."""
-    if config.physio.normalisation == "none":
+    if config.physio.data.normalisation == "none":
         return None
     windows, _ = extract_recording(unseen.episodes[-1].streams, features)
     return DriverBaseline.from_windows(windows, feature_names(features))
@@ -233,75 +229,10 @@ def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDri
         summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path,
                                      physio_baseline=baseline))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
-        accuracy.append(replay_accuracy(lines, episode, offset_s=0.0))
+        accuracy.append(replay_accuracy(lines, episode))
     return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries,
             "calibration_episode": len(unseen.episodes) - 1 if baseline else None,
             "episode_s": [unseen.episodes[k].duration_s for k in range(config.replay.episodes)]}
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
-
-
-def results_table(summary: dict, workdir: Path) -> str:
-    """The readable end-of-run table: stages with their times and results, the unseen driver's
-    per-modality and fused accuracy, edge latencies and where the outputs are."""
-    timings = summary["timings"]
-    cohort = summary["cohort"]
-    faces = sum(cohort["faces_per_class"].values())
-    rows: list[tuple[str, str, str]] = [
-        ("cohort", _duration(timings["cohort_s"]),
-         f"{cohort['drivers']} synthetic drivers (+1 unseen test driver), {faces} faces, "
-         f"{cohort['episodes']} episodes")]
-    if "face" in summary:
-        face, physio = summary["face"], summary["physio"]
-        rows.append(("train", _duration(timings["train_s"]),
-                     f"face CNN, FedAvg {face['rounds']} rounds, {face['clients']} driver clients: "
-                     f"validation driver {_fmt(face['validation_driver_accuracy'])}, test driver "
-                     f"{_fmt(face['test_driver_accuracy'])} (7 expressions)"))
-        rows.append(("", "", f"physio federated forest, {physio['clients']} driver clients: "
-                             f"held-out drivers {_fmt(physio['held_out_accuracy'])} "
-                             f"(3 states, normalisation {physio['normalisation']})"))
-    if "bundle" in summary:
-        fusion = summary.get("fusion_weights")
-        fitted = ""
-        if fusion is not None:
-            w = dict(zip(fusion["modalities"], fusion["weights"], strict=True))
-            fitted = (f"; fusion weights face {w['face'][0]:.2f} / physio {w['physio'][0]:.2f} "
-                      f"fitted on validation driver {fusion['fitted_on_driver']}")
-        rows.append(("bundle", _duration(timings["bundle_s"]),
-                     "int8 face CNN + builtin-op forest + fusion/feature configs" + fitted))
-    if "replay" in summary:
-        replayed = summary["replay"]
-        seconds = sum(replayed["episode_s"])
-        rows.append(("replay", _duration(timings["replay_s"]),
-                     f"tflite-runtime harness, driver {replayed['driver']} (seen by no "
-                     f"trainer), {seconds / 60:.1f} min of drive"))
-    rows.append(("total", _duration(sum(timings.values())), ""))
-    width = max(len(r[0]) for r in rows)
-    lines = ["", "[pipeline] results", f"  {'stage':<{width}}  {'time':>12}  result"]
-    lines += [f"  {a:<{width}}  {b:>12}  {c}".rstrip() for a, b, c in rows]
-    if "replay" in summary:
-        acc = summary["replay"]["accuracy"][0]
-        harness = summary["replay"]["harness"][0]
-        lines += ["", "  unseen driver, driver state (neutral/positive/negative; chance ~0.33):",
-                  f"    {'modality':<8}  {'accuracy':>8}  decisions"]
-        for name in ("face", "physio", "fused"):
-            lines.append(f"    {name:<8}  {_fmt(acc[name]):>8}  {acc[name + '_decisions']}")
-        latency = harness.get("latency_ms", {})
-        stages = [(k, v) for k, v in latency.items() if v.get("count")]
-        lines += ["", "  edge latency per call (ms):  " + ", ".join(
-            f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f}" for k, v in stages
-            if k != "event")]
-        lines.append(f"  peak RSS {harness.get('peak_rss_mb')} MB (this process also trained "
-                     "the models; benchmarks.edge_latency measures the edge alone)")
-    lines.append(f"  outputs  {workdir.resolve()}  (summary.json, face/learning_curve.png, "
-                 "bundle/, replay_episode*.jsonl)")
-    return "\n".join(lines)
 
 
 def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
@@ -329,23 +260,23 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
         trained = train_models(config, workdir)
         timings["train_s"] = time.perf_counter() - started
         face, physio = trained["face"], trained["physio"]
-        model = physio["models"][config.physio.model]
+        model = physio["models"][bundled_physio_model(config)]
         summary["face"] = {
             "rounds": face["rounds"], "round_time_median_s": face["round_time_median_s"],
             "clients": len(face["data"]["client_train_sizes"]),
             "validation_driver_accuracy": face["public_test"]["accuracy"],
             "test_driver_accuracy": face["private_test"]["accuracy"]}
         summary["physio"] = {
-            "model": config.physio.model, "clients": len(physio["task"]["groups"]),
+            "model": bundled_physio_model(config), "clients": len(physio["task"]["groups"]),
             "normalisation": physio["normalisation"],
             "held_out_accuracy": model["accuracy"], "held_out_macro_f1": model["macro_f1"]}
     if "bundle" in stages:
         started = time.perf_counter()
-        bundle, models = build_bundle(config, trained, cohort, workdir)
+        bundle, models = build_bundle(config, cohort, workdir)
         if config.fusion.strategy == "learned_weights":
             weights = fit_fusion_weights(config, bundle, cohort.drivers[-2], workdir,
-                                         feature_config(trained["physio_config"]))
-            bundle, _ = build_bundle(config, trained, cohort, workdir, weights, models)
+                                         feature_config(config.physio))
+            bundle, _ = build_bundle(config, cohort, workdir, weights, models)
             summary["fusion_weights"] = weights.to_dict() | {
                 "fitted_on_driver": cohort.drivers[-2].driver_id}
         timings["bundle_s"] = time.perf_counter() - started
@@ -353,24 +284,9 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
     if "replay" in stages:
         started = time.perf_counter()
         summary["replay"] = replay(config, bundle, everyone.drivers[-1], workdir,
-                                   feature_config(trained["physio_config"]))
+                                   feature_config(config.physio))
         timings["replay_s"] = time.perf_counter() - started
     summary["timings"] = {k: round(v, 2) for k, v in timings.items()}
     workdir_io.write_json(workdir / "summary.json", summary)
     print(results_table(summary, workdir))
     return summary
-
-
-def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    validate_pipeline_config(_CONFIG.value)  # before any worker is started
-    try:
-        with worker_session(**worker_session_kwargs()):
-            run_pipeline(_CONFIG.value, _WORKDIR.value)
-    finally:
-        shutdown_tff_workers()
-
-
-if __name__ == "__main__":
-    run_main(main)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tff_train.tree_ensemble import TreeEnsemble, max_nodes_for_depth
+from forests.ensemble import TreeEnsemble, max_nodes_for_depth
 
 
 def random_ensemble(
@@ -239,7 +239,7 @@ def test_max_nodes_for_depth_and_depths():
 
 
 def test_module_imports_without_tensorflow():
-    code = ("import sys, tff_train.tree_ensemble; "
+    code = ("import sys, forests.ensemble; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
     repo = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=repo)

@@ -7,8 +7,8 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
-from tff_train.tree_ensemble import TreeEnsemble
-from tff_train.tree_extraction import (
+from forests.ensemble import TreeEnsemble
+from forests.extraction import (
     from_sklearn,
     from_tfdf,
     from_tfdf_regression,

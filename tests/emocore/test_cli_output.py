@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tflite_edge.cli_output import NATIVE_NOISE, verbosity_from_argv
+from emocore.cli_output import NATIVE_NOISE, verbosity_from_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 # TensorFlow's C++ log prefix, e.g. "2026-12-02 06:52:16.468072: E tensorflow/...".
@@ -73,7 +73,7 @@ def test_verbosity_brings_the_tensorflow_logs_back():
 
 
 def test_native_output_filter_drops_only_the_noise_and_keeps_partial_lines():
-    code = ("import os, sys; from tflite_edge.cli_output import quiet_unless_verbose; "
+    code = ("import os, sys; from emocore.cli_output import quiet_unless_verbose; "
             "quiet_unless_verbose(sys.argv); "
             "os.write(2, b'[INFO 26-12-02 UTC kernel.cc:1] Loading model\\nkeep me\\n'); "
             "os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n'); "
@@ -87,8 +87,8 @@ def test_native_output_filter_drops_only_the_noise_and_keeps_partial_lines():
 
 
 def test_library_modules_do_not_quiet_anything_on_import():
-    code = ("import os, logging; import tff_train.pipeline_main, tflite_edge.harness_main; "
-            "from tflite_edge import cli_output; "
+    code = ("import os, logging; import pipeline.main, tflite_edge.harness_main; "
+            "from emocore import cli_output; "
             "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '3', "
             "logging.getLogger('tensorflow').level >= logging.ERROR, cli_output._STATE)")
     result = _run("-c", code)
@@ -117,4 +117,4 @@ def test_every_entry_point_quiets_its_output_before_importing_anything_heavy():
     for path in entry_points:
         imports = _imports_before_quieting(path)
         assert imports is not None, f"{path} does not call quiet_unless_verbose(sys.argv)"
-        assert set(imports) <= {"__future__", "sys", "tflite_edge.cli_output"}, (path, imports)
+        assert set(imports) <= {"__future__", "sys", "emocore.cli_output"}, (path, imports)

@@ -1,0 +1,1 @@
+"""The README main job, above every other package: `python -m pipeline.main`."""
