@@ -27,6 +27,9 @@ def face_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     face.train.client_learning_rate = 0.003  # client Adam
     face.train.clients_per_round = 24  # all driver clients every round
     face.train.server_optimizer = "sgd"  # sgd (plain FedAvg) | sgdm | adam
+    # Plain FedAvg step: the FER2013 default of 2.0 gave the unseen driver's face 0.493 here
+    # (vs 0.578 at 1.0; 3 local epochs on 24 balanced drivers already move far per round).
+    face.train.server_learning_rate = 1.0
     face.train.server_momentum = 0.9  # sgdm only
     face.model.width = 16
     face.model.convs_per_block = 1
