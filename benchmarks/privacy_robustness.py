@@ -138,13 +138,15 @@ def main(argv: Sequence[str]) -> None:
     base = face_fer2013.get_config()
     base.data.data_root = FLAGS.data_root
     base.data.cache_dir = FLAGS.cache_dir
+    full_rounds = base.train.rounds  # the face_fl protocol's rounds, before shortening
     base.train.rounds = FLAGS.rounds
     base.train.eval_every = FLAGS.eval_every
     base.personalization.steps = 0
     runs: dict[str, dict] = {}
     result = {"provenance": provenance(), "base_config": base.to_dict(),
               "protocol": f"FER2013 face protocol shortened to {FLAGS.rounds} rounds "
-                          f"(the full face_fl run has 30); PrivateTest accuracy reported",
+                          f"(the full face_fl run has {full_rounds}); PrivateTest accuracy "
+                          "reported",
               "runs": runs}
     try:
         data = load_face_data(base)
