@@ -37,7 +37,7 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PidRssSampler, emit, provenance
 from emodata.partitioning import dirichlet_partition
-from tff_train.face_fed_avg import build_face_fed_avg, round_datasets, sample_clients
+from tff_train.face_fed_avg import build_fed_avg, round_datasets, sample_clients
 from tff_train.face_model import build_face_cnn
 from tff_train.remote_execution import RemoteExecution
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
@@ -88,7 +88,7 @@ def split(images: np.ndarray, labels: np.ndarray, num_clients: int
 def build_process() -> object:
     """FedAvg on a small CNN (about 10k parameters): client SGD 0.05, server SGD 1.0."""
     tff = import_tff()
-    return build_face_fed_avg(
+    return build_fed_avg(
         lambda: build_face_cnn(width=8, depth=2, convs_per_block=1, dense_units=32,
                                dropout=0.0, num_classes=7, seed=SEED),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.05),

@@ -1,7 +1,7 @@
 """Model-delta aggregation options -> the TFF aggregation factory for FedAvg, validated up front.
 
 `build_model_aggregator(options)` returns `(factory or None, weighted)`; pass both to
-`build_face_fed_avg(..., model_aggregator=factory, weighted=weighted)` (None keeps TFF's plain
+`build_fed_avg(..., model_aggregator=factory, weighted=weighted)` (None keeps TFF's plain
 mean). Options (an `AggregationOptions`, or a mapping / `ml_collections.ConfigDict` with a subset
 of its fields; unknown keys are rejected):
 

@@ -7,13 +7,13 @@ Malicious clients are a fixed set chosen once from a seed (`malicious_clients`).
 - "sign_flip" / "scale": update attacks; the client's model delta is multiplied by -scale or
   +scale after honest local training, inside TFF. Values placed at CLIENTS are anonymous, so the
   multiplier travels with each client's data: the learning process from
-  `build_fed_avg_with_update_attacks` takes per-client data
+  `build_fed_avg(..., client_update_multipliers=True)` takes per-client data
   `OrderedDict(examples=<tf.data.Dataset>, update_multiplier=<one-element float32 dataset>)`
   (see `with_update_multipliers`) and its client work (TFF's model-delta client work wrapped by
   `multiply_client_updates`) scales the update by that client's multiplier before the model
   aggregator sees it (so clipping / robust aggregators face the attack as a real server would).
   The aggregation weight (example count) is left unchanged. With all multipliers 1 the process
-  is exactly `build_face_fed_avg`'s FedAvg.
+  is exactly `build_fed_avg`'s plain FedAvg.
 
 Dropout (`surviving_clients`) removes a seeded fraction of the sampled clients each round; the
 round runs with the others (pass only their datasets to `process.next`).
@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from tff_train.face_fed_avg import INPUT_SPEC, keras_model_fn
 from tff_train.tff_runtime import import_tff
 
 ATTACKS = ("sign_flip", "scale", "label_flip")
@@ -89,7 +88,8 @@ def update_multipliers(client_ids: Sequence[int], malicious_ids: np.ndarray, att
 
 def with_update_multipliers(datasets: Sequence[tf.data.Dataset], multipliers: Sequence[float]
                             ) -> list[collections.OrderedDict]:
-    """Per-client data for `build_fed_avg_with_update_attacks`: examples plus the multiplier."""
+    """Per-client data for `build_fed_avg(..., client_update_multipliers=True)`: examples plus
+    the `float32` multiplier (a one-element dataset)."""
     if len(datasets) != len(multipliers):
         raise ValueError(f"multipliers must have one value per dataset ({len(datasets)}); got "
                          f"{len(multipliers)}")
@@ -133,48 +133,6 @@ def multiply_client_updates(client_work: Any) -> Any:
     return tff.learning.templates.ClientWorkProcess(
         client_work.initialize, next_fn, get_hparams_fn=client_work.get_hparams,
         set_hparams_fn=client_work.set_hparams)
-
-
-def build_fed_avg_with_update_attacks(
-        model_builder: Callable[[], tf.keras.Model], *, client_optimizer: Any,
-        server_optimizer: Any, model_aggregator: Any = None, weighted: bool = True,
-        input_spec: Any = INPUT_SPEC,
-        loss_builder: Callable[[], tf.keras.losses.Loss] | None = None) -> Any:
-    """`build_face_fed_avg` (same arguments and FedAvg) whose clients apply update multipliers.
-
-    `process.next(state, with_update_multipliers(datasets, update_multipliers(...)))`.
-    """
-    tff = import_tff()
-    expected = (tff.aggregators.WeightedAggregationFactory if weighted
-                else tff.aggregators.UnweightedAggregationFactory)
-    if model_aggregator is not None and not isinstance(model_aggregator, expected):
-        raise TypeError(f"model_aggregator must be a {expected.__name__} when weighted="
-                        f"{weighted}; got {type(model_aggregator).__name__}")
-    model_fn = keras_model_fn(model_builder, input_spec=input_spec, loss_builder=loss_builder)
-
-    @tff.tensorflow.computation
-    def initial_model_weights_fn():  # noqa: ANN202
-        return tff.learning.models.ModelWeights.from_model(model_fn())
-
-    weights_type = initial_model_weights_fn.type_signature.result
-    if weighted:
-        client_weighting = tff.learning.ClientWeighting.NUM_EXAMPLES
-        factory = tff.aggregators.MeanFactory() if model_aggregator is None else model_aggregator
-    else:  # as `build_unweighted_fed_avg`: uniform weights, unweighted aggregator
-        client_weighting = tff.learning.ClientWeighting.UNIFORM
-        factory = tff.aggregators.as_weighted_aggregator(
-            tff.aggregators.UnweightedMeanFactory() if model_aggregator is None
-            else model_aggregator)
-    aggregator = factory.create(weights_type.trainable, tff.TensorType(np.float32))
-    client_work = multiply_client_updates(tff.learning.templates.build_model_delta_client_work(
-        model_fn, client_optimizer, client_weighting))
-    return tff.learning.templates.compose_learning_process(
-        initial_model_weights_fn,
-        tff.learning.templates.build_broadcast_process(weights_type),
-        client_work,
-        aggregator,
-        tff.learning.templates.build_apply_optimizer_finalizer(server_optimizer, weights_type),
-    )
 
 
 def surviving_clients(client_ids: Sequence[int], dropout_fraction: float, seed: int,

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tff_train.client_faults import multiply_client_updates
 from tff_train.face_data import make_face_dataset, with_label_prior
 from tff_train.face_loss import LabelColumnAccuracy, PriorCorrectedCrossentropy, log_label_prior
 from tff_train.tff_runtime import import_tff
@@ -54,27 +55,60 @@ def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: A
     return model_fn
 
 
-def build_face_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimizer: Any,
-                       server_optimizer: Any, model_aggregator: Any = None,
-                       weighted: bool = True, input_spec: Any = INPUT_SPEC,
-                       loss_builder: Callable[[], tf.keras.losses.Loss] | None = None) -> Any:
+def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimizer: Any,
+                  server_optimizer: Any, model_aggregator: Any = None, weighted: bool = True,
+                  input_spec: Any = INPUT_SPEC,
+                  loss_builder: Callable[[], tf.keras.losses.Loss] | None = None,
+                  client_update_multipliers: bool = False) -> Any:
     """A `tff.learning.templates.LearningProcess` running FedAvg on `model_builder()` models.
 
-    `weighted=True` weights client deltas by example count (FedAvg); `False` is the unweighted
-    variant, which differential-privacy aggregators require. The default input spec and loss are
-    the face classifier's (`float32[B,48,48,1]`, `int32[B]`, sparse cross-entropy).
+    Composed as TFF's `build_weighted_fed_avg` is (broadcast, model-delta client work, the
+    aggregator on the trainable weights, apply-optimizer finalizer). `weighted=True` weights
+    client deltas by example count (FedAvg); `False` is the unweighted variant (uniform weights,
+    an unweighted aggregator), which differential-privacy aggregators require. The default input
+    spec and loss are the face classifier's (`float32[B,48,48,1]`, `int32[B]`, sparse
+    cross-entropy). `client_update_multipliers=True` wraps the client work in
+    `client_faults.multiply_client_updates`: `process.next` then takes
+    `client_faults.with_update_multipliers(datasets, multipliers)` and each client's delta is
+    scaled by its float32 multiplier before the aggregator (all 1: the same FedAvg).
     """
     tff = import_tff()
+    expected = (tff.aggregators.WeightedAggregationFactory if weighted
+                else tff.aggregators.UnweightedAggregationFactory)
+    if model_aggregator is not None and not isinstance(model_aggregator, expected):
+        raise TypeError(f"model_aggregator must be a {expected.__name__} when weighted="
+                        f"{weighted}; got {type(model_aggregator).__name__}")
     model_fn = keras_model_fn(model_builder, input_spec=input_spec, loss_builder=loss_builder)
+
+    @tff.tensorflow.computation
+    def initial_model_weights_fn():  # noqa: ANN202
+        return tff.learning.models.ModelWeights.from_model(model_fn())
+
+    weights_type = initial_model_weights_fn.type_signature.result
     if weighted:
-        return tff.learning.algorithms.build_weighted_fed_avg(
-            model_fn, client_optimizer_fn=client_optimizer, server_optimizer_fn=server_optimizer,
-            client_weighting=tff.learning.ClientWeighting.NUM_EXAMPLES,
-            model_aggregator=model_aggregator,
-        )
-    return tff.learning.algorithms.build_unweighted_fed_avg(
-        model_fn, client_optimizer_fn=client_optimizer, server_optimizer_fn=server_optimizer,
-        model_aggregator=model_aggregator,
+        client_weighting = tff.learning.ClientWeighting.NUM_EXAMPLES
+        factory = tff.aggregators.MeanFactory() if model_aggregator is None else model_aggregator
+    else:  # as `build_unweighted_fed_avg`: uniform weights, unweighted aggregator
+        client_weighting = tff.learning.ClientWeighting.UNIFORM
+        factory = tff.aggregators.as_weighted_aggregator(
+            tff.aggregators.UnweightedMeanFactory() if model_aggregator is None
+            else model_aggregator)
+    aggregator = factory.create(weights_type.trainable, tff.TensorType(np.float32))
+    client_type = aggregator.next.type_signature.parameter[1].member
+    server_type = aggregator.next.type_signature.result[1].member
+    if client_type != server_type:  # the check `build_weighted_fed_avg` makes
+        raise TypeError(f"model_aggregator must keep the update type; it maps {client_type} to "
+                        f"{server_type}")
+    client_work = tff.learning.templates.build_model_delta_client_work(
+        model_fn, client_optimizer, client_weighting)
+    if client_update_multipliers:
+        client_work = multiply_client_updates(client_work)
+    return tff.learning.templates.compose_learning_process(
+        initial_model_weights_fn,
+        tff.learning.templates.build_broadcast_process(weights_type),
+        client_work,
+        aggregator,
+        tff.learning.templates.build_apply_optimizer_finalizer(server_optimizer, weights_type),
     )
 
 

@@ -20,13 +20,12 @@ import tensorflow as tf
 
 from tff_train.aggregation_config import build_model_aggregator
 from tff_train.client_faults import (
-    build_fed_avg_with_update_attacks,
     malicious_clients,
     poison_labels,
     update_multipliers,
     with_update_multipliers,
 )
-from tff_train.face_fed_avg import build_face_fed_avg, face_input_spec
+from tff_train.face_fed_avg import build_fed_avg, face_input_spec
 from tff_train.face_loss import face_loss_builder
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import compute_epsilon, default_delta, secure_simulation_context
@@ -108,9 +107,7 @@ def build_face_process(config: ml_collections.ConfigDict,
     t, f = config.train, config.faults
     malicious = malicious_clients(num_clients, f.malicious_fraction, config.seed)
     attack = f.attack if malicious.size else None
-    build = (build_fed_avg_with_update_attacks if attack in UPDATE_ATTACKS
-             else build_face_fed_avg)
-    process = build(
+    process = build_fed_avg(
         model_builder,
         client_optimizer=build_tff_optimizer(t.client_optimizer, t.client_learning_rate,
                                              momentum=t.client_momentum),
@@ -119,6 +116,7 @@ def build_face_process(config: ml_collections.ConfigDict,
         model_aggregator=aggregator, weighted=weighted,
         loss_builder=face_loss_builder(t.label_smoothing, t.prior_correction),
         input_spec=face_input_spec(t.prior_correction),
+        client_update_multipliers=attack in UPDATE_ATTACKS,
     )
     delta = config.privacy.delta
     return FaceProcess(

@@ -5,7 +5,7 @@ in L2 norm to `clip_norm` (fixed, or adapted by TFF's quantile estimator when `c
 None), the clipped deltas are summed, Gaussian noise of std `noise_multiplier * clip_norm` is
 added and the sum is divided by the *expected* `clients_per_round` (not the number of clients that
 actually reported, so a dropped client does not change the sensitivity). These aggregators are
-unweighted: pair them with `build_face_fed_avg(..., weighted=False)`. The noise comes from
+unweighted: pair them with `build_fed_avg(..., weighted=False)`. The noise comes from
 unseeded TF random ops, so DP runs are not bit-reproducible.
 
 Accounting uses the RDP accountant of `dp_accounting` for `rounds` compositions of the

@@ -12,7 +12,7 @@ Memory: unlike a sum, the server must hold every delta: the accumulator is K * P
 (4 * K * P bytes for P model parameters) and sorting makes one more copy, so peak memory is about
 8 * K * P bytes (e.g. 10 clients x 1M parameters = 80 MB). Robust combiners need the individual
 updates, so they cannot be combined with secure aggregation. Weights are ignored (pair with
-`build_face_fed_avg(..., weighted=False)`); combine with `tff.aggregators.clipping_factory` to
+`build_fed_avg(..., weighted=False)`); combine with `tff.aggregators.clipping_factory` to
 bound each delta's L2 norm first (see `tff_train.aggregation_config`).
 
 The numpy functions `coordinate_median` / `trimmed_mean` are the reference semantics.

@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.client_faults import (
-    build_fed_avg_with_update_attacks,
     flip_labels,
     malicious_clients,
     poison_labels,
@@ -16,6 +15,7 @@ from tff_train.client_faults import (
     update_multipliers,
     with_update_multipliers,
 )
+from tff_train.face_fed_avg import build_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.tff_runtime import import_tff
 
@@ -67,21 +67,24 @@ def test_bad_arguments_are_named(call, message):
         call()
 
 
-def test_aggregator_weightedness_is_checked():
+@pytest.mark.parametrize("multipliers", [True, False])
+def test_aggregator_weightedness_is_checked(multipliers):
     unweighted = import_tff().aggregators.UnweightedMeanFactory()
     with pytest.raises(TypeError, match="model_aggregator must be a WeightedAggregationFactory"):
-        build_fed_avg_with_update_attacks(
+        build_fed_avg(
             toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
             server_optimizer=build_tff_optimizer("sgd", 1.0), model_aggregator=unweighted,
-            input_spec=TOY_SPEC, loss_builder=tf.keras.losses.MeanSquaredError)
+            input_spec=TOY_SPEC, loss_builder=tf.keras.losses.MeanSquaredError,
+            client_update_multipliers=multipliers)
 
 
 @pytest.fixture(scope="module")
 def attack_process():
-    return build_fed_avg_with_update_attacks(
+    return build_fed_avg(
         toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=True,
-        input_spec=TOY_SPEC, loss_builder=tf.keras.losses.MeanSquaredError)
+        input_spec=TOY_SPEC, loss_builder=tf.keras.losses.MeanSquaredError,
+        client_update_multipliers=True)
 
 
 def _one_round(process, clients, multipliers):

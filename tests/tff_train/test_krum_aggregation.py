@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
-from tff_train.face_fed_avg import build_face_fed_avg
+from tff_train.face_fed_avg import build_fed_avg
 from tff_train.krum_aggregation import MultiKrumFactory, multi_krum_select
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.tff_runtime import import_tff
@@ -81,7 +81,7 @@ def test_krum_fed_avg_round_drops_a_poisoned_client():
     # averaged by example count (2, 2, 4 examples): (0.5*2 + 1*2 + 1.5*4) / 8 = 1.125.
 
 
-    process = build_face_fed_avg(
+    process = build_fed_avg(
         toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=True,
         model_aggregator=MultiKrumFactory(0.25),

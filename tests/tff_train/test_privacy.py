@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
-from tff_train.face_fed_avg import build_face_fed_avg
+from tff_train.face_fed_avg import build_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import (
     build_dp_aggregator,
@@ -124,7 +124,7 @@ def dp_fed_avg_results():
     """Kernel after one DP-FedAvg round of the toy model, for noise multipliers 0 and 1."""
     results = {}
     for noise in (0.0, 1.0):
-        process = build_face_fed_avg(
+        process = build_fed_avg(
             toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
             server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=False,
             model_aggregator=build_dp_aggregator(noise, 2, clip_norm=0.6),

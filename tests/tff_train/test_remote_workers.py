@@ -124,7 +124,7 @@ def _tiny_fed_avg_run(rounds: int = 2, aggregation: dict | None = None
     """Two FedAvg rounds of a tiny CNN on 5 fixed clients: (last metrics, trainable weights)."""
     import tensorflow as tf
 
-    from tff_train.face_fed_avg import build_face_fed_avg
+    from tff_train.face_fed_avg import build_fed_avg
     from tff_train.face_model import build_face_cnn
     from tff_train.tff_runtime import import_tff
 
@@ -133,7 +133,7 @@ def _tiny_fed_avg_run(rounds: int = 2, aggregation: dict | None = None
     datasets = [tf.data.Dataset.from_tensor_slices((
         rng.random((n, 48, 48, 1), dtype=np.float32),
         rng.integers(0, 7, n).astype(np.int32))).batch(4) for n in (8, 12, 4, 16, 8)]
-    process = build_face_fed_avg(
+    process = build_fed_avg(
         lambda: build_face_cnn(width=4, depth=1, convs_per_block=1, dense_units=8, dropout=0.0,
                                num_classes=7, seed=0),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.1),

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
-from tff_train.face_fed_avg import build_face_fed_avg
+from tff_train.face_fed_avg import build_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.robust_aggregation import RobustMeanFactory, coordinate_median, trimmed_mean
 from tff_train.tff_runtime import import_tff
@@ -81,7 +81,7 @@ def test_median_fed_avg_round_ignores_a_poisoned_client():
     # targets 1, 2 and 100 -> deltas 0.5, 1.0, 50; the median is 1.0 (the mean would be 17.17).
 
 
-    process = build_face_fed_avg(
+    process = build_fed_avg(
         toy_model, client_optimizer=build_tff_optimizer("sgd", 0.25),
         server_optimizer=build_tff_optimizer("sgd", 1.0), weighted=False,
         model_aggregator=RobustMeanFactory("median"),
