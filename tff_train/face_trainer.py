@@ -10,14 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import ml_collections
 import numpy as np
 import tensorflow as tf
-import tqdm
 
 from tff_train import checkpointing, workdir_io
 from tff_train.batchnorm_recalibration import recalibrate_batchnorm
@@ -32,6 +30,7 @@ from tff_train.face_loss import log_label_prior
 from tff_train.face_model import build_face_cnn
 from tff_train.face_process import FaceProcess, build_face_process
 from tff_train.learning_rate_schedule import scheduled_learning_rate
+from tff_train.round_loop import RoundInput, RoundOutputs, RoundTiming, run_rounds
 
 
 def face_model_builder(config: ml_collections.ConfigDict, compute_dtype: str | None = None
@@ -96,64 +95,58 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
                 ) -> tuple[object, list[dict]]:
     """The FedAvg rounds with per-round checkpoints; returns (final server state, metric rows)."""
     t, process = config.train, setup.process
-    state = process.initialize()
-    state_learning_rate = None  # the client learning rate set on `state` by this loop
-    rows: list[dict] = []
-    start_round = 0
-    if resume:
-        restored = checkpointing.load_latest_checkpoint(ckpt_dir, state)
-        if restored is not None:
-            start_round, state, extra = restored
-            rows = extra.get("rows", [])
-            log(f"resumed from round {start_round} ({ckpt_dir})")
-    writer = tf.summary.create_file_writer(str(ckpt_dir.parent / "tb"))
-    bar = tqdm.tqdm(range(start_round, t.rounds), initial=start_round, total=t.rounds,
-                    desc="FedAvg rounds", unit="round", dynamic_ncols=True)
-    for round_index in bar:
-        round_num = round_index + 1
+    state_learning_rate = None  # the client learning rate set on the state by `prepare_round`
+
+    def prepare_round(round_num: int, state: object) -> RoundInput:
+        nonlocal state_learning_rate
         client_ids = sample_clients(len(train_data.clients), t.clients_per_round, config.seed,
                                     round_num)
         if t.dropout_fraction:
             client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
         datasets = configured_round_datasets(config, train_data, client_ids, round_num)
-        learning_rate = scheduled_learning_rate(t.client_learning_rate, round_index, t.rounds,
+        learning_rate = scheduled_learning_rate(t.client_learning_rate, round_num - 1, t.rounds,
                                                 t.lr_schedule)
         if learning_rate != state_learning_rate:  # two TFF calls carrying the whole state
             state = setup.with_client_learning_rate(state, learning_rate)
             state_learning_rate = learning_rate
-        started = time.perf_counter()
-        output = process.next(state, setup.client_data(datasets, client_ids))
-        seconds = time.perf_counter() - started
-        state = output.state
-        train = output.metrics["client_work"]["train"]
+        return RoundInput(state, setup.client_data(datasets, client_ids),
+                          {"client_ids": client_ids, "learning_rate": learning_rate})
+
+    def metrics_row(round_num: int, train: dict, round_input: RoundInput, timing: RoundTiming
+                    ) -> dict:
+        client_ids = round_input.info["client_ids"]
         row = {"round": round_num, "train_loss": float(train["loss"]),
                "train_accuracy": float(train["sparse_categorical_accuracy"]),
-               "num_examples": int(train["num_examples"]), "round_seconds": seconds,
-               "clients": len(client_ids), "client_learning_rate": learning_rate,
+               "num_examples": int(train["num_examples"]), "round_seconds": timing.next_s,
+               "clients": len(client_ids),
+               "client_learning_rate": round_input.info["learning_rate"],
                "malicious_clients": int(np.isin(client_ids, setup.malicious_ids).sum()),
                "uplink_bytes_per_client": traffic.uplink,
                "downlink_bytes_per_client": traffic.downlink}
         privacy = setup.privacy(round_num)
         if privacy is not None:
             row.update(dp_epsilon=privacy["epsilon"], dp_delta=privacy["delta"])
-        if round_num % t.eval_every == 0 or round_num == t.rounds:
-            finalize_global_model(eval_model, process.get_model_weights(state), data, config)
-            row["public_test_accuracy"] = evaluate_faces(
-                eval_model, *data.public_test, data.class_names)["accuracy"]
-        rows.append(row)
-        with writer.as_default(step=round_num):
-            for key, value in row.items():
-                if key != "round":
-                    tf.summary.scalar(key, value)
-        writer.flush()
-        checkpointing.save_checkpoint(ckpt_dir, round_num, state, extra={"rows": rows})
-        workdir_io.write_rows_csv(ckpt_dir.parent / "metrics.csv", rows)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_accuracy']:.3f}",
-                        s=f"{seconds:.1f}")
+        return row
+
+    def evaluate(round_num: int, state: object) -> dict:
+        del round_num
+        finalize_global_model(eval_model, process.get_model_weights(state), data, config)
+        return {"public_test_accuracy": evaluate_faces(
+            eval_model, *data.public_test, data.class_names)["accuracy"]}
+
+    def after_round(round_num: int) -> None:
         if crash_after_round is not None and round_num == crash_after_round:
             os.kill(os.getpid(), signal.SIGKILL)
-    bar.close()
-    return state, rows
+
+    return run_rounds(
+        process, t.rounds, prepare_round=prepare_round, metrics_row=metrics_row,
+        evaluate=evaluate, eval_every=t.eval_every,
+        outputs=RoundOutputs(checkpoint_dir=ckpt_dir, metrics_csv=ckpt_dir.parent / "metrics.csv",
+                             tensorboard_dir=ckpt_dir.parent / "tb"),
+        resume=resume, after_round=after_round, log=log,
+        progress=lambda row: {"loss": f"{row['train_loss']:.3f}",
+                              "acc": f"{row['train_accuracy']:.3f}",
+                              "s": f"{row['round_seconds']:.1f}"})
 
 
 def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
