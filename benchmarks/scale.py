@@ -38,7 +38,9 @@ from absl import app, flags
 from benchmarks.common import PidRssSampler, emit, provenance
 from emodata.partitioning import dirichlet_partition
 from tff_train import round_loop
-from tff_train.face_fed_avg import build_fed_avg, round_datasets, sample_clients
+from tff_train.client_sampling import sample_clients
+from tff_train.face_data import FACE_INPUT_SPEC, round_datasets
+from tff_train.face_fed_avg import build_fed_avg
 from tff_train.face_model import build_face_cnn
 from tff_train.remote_execution import RemoteExecution
 from tff_train.tff_runtime import import_tff, shutdown_tff_workers
@@ -93,7 +95,7 @@ def build_process() -> object:
         lambda: build_face_cnn(width=8, depth=2, convs_per_block=1, dense_units=32,
                                dropout=0.0, num_classes=7, seed=SEED),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.05),
-        server_optimizer=tff.learning.optimizers.build_sgdm(1.0))
+        server_optimizer=tff.learning.optimizers.build_sgdm(1.0), input_spec=FACE_INPUT_SPEC)
 
 
 def cpu_seconds() -> dict:

@@ -1,4 +1,5 @@
-"""Client tf.data pipelines for face images, with deterministic FER augmentation.
+"""The face CNN's tf.data input pipeline: its input spec, deterministic FER augmentation, client
+datasets and each FedAvg round's per-client inputs (`round_datasets`).
 
 Images travel as `uint8[N,48,48]`; batches come out as `(float32[B,48,48,1] in [0,1], int32[B])`.
 Shuffling and every random augmentation are derived from an explicit integer seed (stateless ops),
@@ -8,11 +9,26 @@ so the same (seed, round, client) always yields the same batches — resume afte
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from tff_train.client_sampling import round_seed
+from tff_train.face_loss import log_label_prior
+
 IMAGE_SIZE = 48
+FACE_INPUT_SPEC = (
+    tf.TensorSpec([None, 48, 48, 1], tf.float32),
+    tf.TensorSpec([None], tf.int32),
+)
+
+
+def face_input_spec(prior_correction: bool, num_classes: int = 7) -> tuple:
+    """The batches' spec: `FACE_INPUT_SPEC`, or (label, log prior) targets `float32[B,1+C]`."""
+    if not prior_correction:
+        return FACE_INPUT_SPEC
+    return (FACE_INPUT_SPEC[0], tf.TensorSpec([None, 1 + num_classes], tf.float32))
 
 
 def _rotation_matrix(angle: tf.Tensor, shift: tf.Tensor) -> tf.Tensor:
@@ -124,3 +140,37 @@ def with_label_prior(dataset: tf.data.Dataset, log_prior: np.ndarray) -> tf.data
         return x, tf.concat([tf.cast(y, tf.float32)[:, tf.newaxis], tiled], axis=1)
 
     return dataset.map(_attach)
+
+
+def round_datasets(clients: Sequence[tuple[np.ndarray, np.ndarray]], client_ids: np.ndarray, *,
+                   seed: int, round_num: int, batch_size: int, local_epochs: int,
+                   augment: bool, prior_correction: bool = False, num_classes: int = 7,
+                   rounds_per_epoch: int = 1) -> list[tf.data.Dataset]:
+    """The tf.data input of each sampled client for one round (deterministic in its arguments).
+
+    `rounds_per_epoch` k > 1 gives each client 1/k of its data per round: rounds
+    (c*k+1 .. c*k+k) walk through one permutation of the client's examples drawn for cycle c,
+    so every k rounds are one local epoch (fewer local steps per round: less client drift).
+    `prior_correction` attaches each client's own log label prior to its targets.
+    """
+    if rounds_per_epoch < 1:
+        raise ValueError(f"rounds_per_epoch must be >= 1; got {rounds_per_epoch}")
+    cycle, part = divmod(round_num - 1, rounds_per_epoch)
+    datasets = []
+    for k in client_ids:
+        images, labels = clients[k]
+        if rounds_per_epoch > 1:
+            # [seed, cycle, client, 0]: a stream apart from round_seed's [seed, round, client+1]
+            order = np.random.default_rng([seed, cycle, int(k), 0]).permutation(len(images))
+            chunk = np.array_split(order, rounds_per_epoch)[part]
+            chunk = chunk if chunk.size else order[:1]  # a client smaller than k: one example
+            round_images, round_labels = images[np.sort(chunk)], labels[np.sort(chunk)]
+        else:
+            round_images, round_labels = images, labels
+        ds = make_face_dataset(round_images, round_labels, batch_size=batch_size,
+                               epochs=local_epochs, augment=augment,
+                               seed=round_seed(seed, round_num, int(k)))
+        if prior_correction:
+            ds = with_label_prior(ds, log_label_prior(labels, num_classes))
+        datasets.append(ds)
+    return datasets

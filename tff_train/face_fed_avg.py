@@ -1,41 +1,30 @@
-"""FedAvg for the face CNN with TFF: the learning process, client sampling and round inputs.
+"""FedAvg with TFF on any Keras model: the TFF model function and the one FedAvg builder.
 
-Client updates are weighted by local example counts (`ClientWeighting.NUM_EXAMPLES`).
+Client updates are weighted by local example counts (`ClientWeighting.NUM_EXAMPLES`) or
+uniformly; `build_fed_avg(..., client_update_multipliers=True)` adds the update attacks of
+`tff_train.aggregators.client_faults`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from tff_train.client_faults import multiply_client_updates
-from tff_train.face_data import make_face_dataset, with_label_prior
-from tff_train.face_loss import LabelColumnAccuracy, PriorCorrectedCrossentropy, log_label_prior
 from tff_train.tff_runtime import import_tff
 
-INPUT_SPEC = (
-    tf.TensorSpec([None, 48, 48, 1], tf.float32),
-    tf.TensorSpec([None], tf.int32),
-)
 
-
-def face_input_spec(prior_correction: bool, num_classes: int = 7) -> tuple:
-    """The batches' spec: `INPUT_SPEC`, or (label, log prior) targets `float32[B,1+C]`."""
-    if not prior_correction:
-        return INPUT_SPEC
-    return (INPUT_SPEC[0], tf.TensorSpec([None, 1 + num_classes], tf.float32))
-
-
-def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: Any = INPUT_SPEC,
-                   loss_builder: Callable[[], tf.keras.losses.Loss] | None = None
+def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: Any,
+                   loss_builder: Callable[[], tf.keras.losses.Loss] | None = None,
+                   metrics_builder: Callable[[], list[tf.keras.metrics.Metric]] | None = None
                    ) -> Callable[[], Any]:
-    """A TFF `model_fn` wrapping fresh `model_builder()` Keras models.
+    """A TFF `model_fn` wrapping fresh `model_builder()` Keras models on `input_spec` batches.
 
-    Sparse cross-entropy losses (also the smoothed one) add an accuracy metric; the
-    prior-corrected loss adds it on the label column of its targets.
+    The loss defaults to sparse cross-entropy. `metrics_builder` None gives sparse categorical
+    accuracy for sparse cross-entropy losses (subclasses too) and no metric for other losses.
     """
     tff = import_tff()
     if loss_builder is None:
@@ -43,8 +32,8 @@ def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: A
 
     def model_fn():  # noqa: ANN202
         loss = loss_builder()
-        if isinstance(loss, PriorCorrectedCrossentropy):
-            metrics = [LabelColumnAccuracy()]
+        if metrics_builder is not None:
+            metrics = metrics_builder()
         elif isinstance(loss, tf.keras.losses.SparseCategoricalCrossentropy):
             metrics = [tf.keras.metrics.SparseCategoricalAccuracy()]
         else:
@@ -56,21 +45,22 @@ def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: A
 
 
 def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimizer: Any,
-                  server_optimizer: Any, model_aggregator: Any = None, weighted: bool = True,
-                  input_spec: Any = INPUT_SPEC,
+                  server_optimizer: Any, input_spec: Any, model_aggregator: Any = None,
+                  weighted: bool = True,
                   loss_builder: Callable[[], tf.keras.losses.Loss] | None = None,
+                  metrics_builder: Callable[[], list[tf.keras.metrics.Metric]] | None = None,
                   client_update_multipliers: bool = False) -> Any:
     """A `tff.learning.templates.LearningProcess` running FedAvg on `model_builder()` models.
 
     Composed as TFF's `build_weighted_fed_avg` is (broadcast, model-delta client work, the
     aggregator on the trainable weights, apply-optimizer finalizer). `weighted=True` weights
     client deltas by example count (FedAvg); `False` is the unweighted variant (uniform weights,
-    an unweighted aggregator), which differential-privacy aggregators require. The default input
-    spec and loss are the face classifier's (`float32[B,48,48,1]`, `int32[B]`, sparse
-    cross-entropy). `client_update_multipliers=True` wraps the client work in
-    `client_faults.multiply_client_updates`: `process.next` then takes
-    `client_faults.with_update_multipliers(datasets, multipliers)` and each client's delta is
-    scaled by its float32 multiplier before the aggregator (all 1: the same FedAvg).
+    an unweighted aggregator), which differential-privacy aggregators require. `input_spec`,
+    `loss_builder` and `metrics_builder` are `keras_model_fn`'s (e.g. the face CNN's
+    `face.input_pipeline.FACE_INPUT_SPEC`). `client_update_multipliers=True` wraps the client
+    work in `aggregators.client_faults.multiply_client_updates`: `process.next` then takes
+    `aggregators.client_faults.with_update_multipliers(datasets, multipliers)` and each client's
+    delta is scaled by its float32 multiplier before the aggregator (all 1: the same FedAvg).
     """
     tff = import_tff()
     expected = (tff.aggregators.WeightedAggregationFactory if weighted
@@ -78,7 +68,8 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
     if model_aggregator is not None and not isinstance(model_aggregator, expected):
         raise TypeError(f"model_aggregator must be a {expected.__name__} when weighted="
                         f"{weighted}; got {type(model_aggregator).__name__}")
-    model_fn = keras_model_fn(model_builder, input_spec=input_spec, loss_builder=loss_builder)
+    model_fn = keras_model_fn(model_builder, input_spec=input_spec, loss_builder=loss_builder,
+                              metrics_builder=metrics_builder)
 
     @tff.tensorflow.computation
     def initial_model_weights_fn():  # noqa: ANN202
@@ -110,54 +101,3 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
         aggregator,
         tff.learning.templates.build_apply_optimizer_finalizer(server_optimizer, weights_type),
     )
-
-
-def round_seed(seed: int, round_num: int, client: int = -1) -> int:
-    """A 63-bit seed that is a pure function of (seed, round, client)."""
-    return int(np.random.SeedSequence([seed, round_num, client + 1]).generate_state(1,
-                                                                                    np.uint64)[0]
-               >> np.uint64(1))
-
-
-def sample_clients(num_clients: int, clients_per_round: int, seed: int, round_num: int
-                   ) -> np.ndarray:
-    """Sorted ids of the clients that take part in round `round_num` (uniform, no replacement)."""
-    if not 1 <= clients_per_round <= num_clients:
-        raise ValueError(f"clients_per_round must be in [1, {num_clients}]; got "
-                         f"{clients_per_round}")
-    rng = np.random.default_rng(round_seed(seed, round_num))
-    return np.sort(rng.choice(num_clients, size=clients_per_round, replace=False))
-
-
-def round_datasets(clients: Sequence[tuple[np.ndarray, np.ndarray]], client_ids: np.ndarray, *,
-                   seed: int, round_num: int, batch_size: int, local_epochs: int,
-                   augment: bool, prior_correction: bool = False, num_classes: int = 7,
-                   rounds_per_epoch: int = 1) -> list[tf.data.Dataset]:
-    """The tf.data input of each sampled client for one round (deterministic in its arguments).
-
-    `rounds_per_epoch` k > 1 gives each client 1/k of its data per round: rounds
-    (c*k+1 .. c*k+k) walk through one permutation of the client's examples drawn for cycle c,
-    so every k rounds are one local epoch (fewer local steps per round: less client drift).
-    `prior_correction` attaches each client's own log label prior to its targets.
-    """
-    if rounds_per_epoch < 1:
-        raise ValueError(f"rounds_per_epoch must be >= 1; got {rounds_per_epoch}")
-    cycle, part = divmod(round_num - 1, rounds_per_epoch)
-    datasets = []
-    for k in client_ids:
-        images, labels = clients[k]
-        if rounds_per_epoch > 1:
-            # [seed, cycle, client, 0]: a stream apart from round_seed's [seed, round, client+1]
-            order = np.random.default_rng([seed, cycle, int(k), 0]).permutation(len(images))
-            chunk = np.array_split(order, rounds_per_epoch)[part]
-            chunk = chunk if chunk.size else order[:1]  # a client smaller than k: one example
-            round_images, round_labels = images[np.sort(chunk)], labels[np.sort(chunk)]
-        else:
-            round_images, round_labels = images, labels
-        ds = make_face_dataset(round_images, round_labels, batch_size=batch_size,
-                               epochs=local_epochs, augment=augment,
-                               seed=round_seed(seed, round_num, int(k)))
-        if prior_correction:
-            ds = with_label_prior(ds, log_label_prior(labels, num_classes))
-        datasets.append(ds)
-    return datasets

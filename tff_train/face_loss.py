@@ -92,3 +92,12 @@ def face_loss_builder(label_smoothing: float = 0.0, prior_correction: bool = Fal
     if label_smoothing == 0.0:
         return tf.keras.losses.SparseCategoricalCrossentropy
     return lambda: SmoothedSparseCategoricalCrossentropy(label_smoothing)
+
+
+def face_metrics_builder(prior_correction: bool = False
+                         ) -> Callable[[], list[tf.keras.metrics.Metric]]:
+    """A builder of the face training metric: sparse categorical accuracy, on the label column
+    of the (label, log prior) targets `float32[B,1+C]` when `prior_correction`."""
+    if prior_correction:
+        return lambda: [LabelColumnAccuracy()]
+    return lambda: [tf.keras.metrics.SparseCategoricalAccuracy()]

@@ -25,8 +25,9 @@ from tff_train.client_faults import (
     update_multipliers,
     with_update_multipliers,
 )
-from tff_train.face_fed_avg import build_fed_avg, face_input_spec
-from tff_train.face_loss import face_loss_builder
+from tff_train.face_data import face_input_spec
+from tff_train.face_fed_avg import build_fed_avg
+from tff_train.face_loss import face_loss_builder, face_metrics_builder
 from tff_train.optimizers import build_tff_optimizer
 from tff_train.privacy import compute_epsilon, default_delta, secure_simulation_context
 
@@ -115,6 +116,7 @@ def build_face_process(config: ml_collections.ConfigDict,
                                              momentum=t.server_momentum),
         model_aggregator=aggregator, weighted=weighted,
         loss_builder=face_loss_builder(t.label_smoothing, t.prior_correction),
+        metrics_builder=face_metrics_builder(t.prior_correction),
         input_spec=face_input_spec(t.prior_correction),
         client_update_multipliers=attack in UPDATE_ATTACKS,
     )

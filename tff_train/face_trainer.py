@@ -20,12 +20,12 @@ import tensorflow as tf
 from tff_train import checkpointing, workdir_io
 from tff_train.batchnorm_recalibration import recalibrate_batchnorm
 from tff_train.client_faults import surviving_clients
+from tff_train.client_sampling import sample_clients
 from tff_train.compression import communication_bytes
 from tff_train.face_config import validate_face_config
-from tff_train.face_data import to_model_input
+from tff_train.face_data import round_datasets, to_model_input
 from tff_train.face_datasets import FaceData, load_face_data
 from tff_train.face_evaluation import evaluate_faces, personalise
-from tff_train.face_fed_avg import round_datasets, sample_clients
 from tff_train.face_loss import log_label_prior
 from tff_train.face_model import build_face_cnn
 from tff_train.face_process import FaceProcess, build_face_process

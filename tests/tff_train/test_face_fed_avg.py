@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 
 from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
-from tff_train.face_fed_avg import build_fed_avg, round_datasets, sample_clients
+from tff_train.client_sampling import sample_clients
+from tff_train.face_data import round_datasets
+from tff_train.face_fed_avg import build_fed_avg
 from tff_train.optimizers import build_tff_optimizer
 
 

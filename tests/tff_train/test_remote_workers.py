@@ -124,6 +124,7 @@ def _tiny_fed_avg_run(rounds: int = 2, aggregation: dict | None = None
     """Two FedAvg rounds of a tiny CNN on 5 fixed clients: (last metrics, trainable weights)."""
     import tensorflow as tf
 
+    from tff_train.face_data import FACE_INPUT_SPEC
     from tff_train.face_fed_avg import build_fed_avg
     from tff_train.face_model import build_face_cnn
     from tff_train.tff_runtime import import_tff
@@ -137,7 +138,7 @@ def _tiny_fed_avg_run(rounds: int = 2, aggregation: dict | None = None
         lambda: build_face_cnn(width=4, depth=1, convs_per_block=1, dense_units=8, dropout=0.0,
                                num_classes=7, seed=0),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.1),
-        server_optimizer=tff.learning.optimizers.build_sgdm(1.0),
+        server_optimizer=tff.learning.optimizers.build_sgdm(1.0), input_spec=FACE_INPUT_SPEC,
         **_aggregator_kwargs(aggregation))
     state = process.initialize()
     for _ in range(rounds):
