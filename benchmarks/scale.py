@@ -37,14 +37,14 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PidRssSampler, emit, provenance
 from emodata.partitioning import dirichlet_partition
-from tff_train import round_loop
-from tff_train.client_sampling import sample_clients
-from tff_train.face_data import FACE_INPUT_SPEC, round_datasets
-from tff_train.face_fed_avg import build_fed_avg
-from tff_train.face_model import build_face_cnn
-from tff_train.remote_execution import RemoteExecution
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tff_train.worker_launcher import LocalWorkers
+from tff_train.face.input_pipeline import FACE_INPUT_SPEC, round_datasets
+from tff_train.face.model import build_face_cnn
+from tff_train.learning import rounds as round_loop
+from tff_train.learning.client_sampling import sample_clients
+from tff_train.learning.fed_avg import build_fed_avg
+from tff_train.runtime.remote_execution import RemoteExecution
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.runtime.worker_launcher import LocalWorkers
 
 SEED = 0
 CLIENTS_PER_ROUND = 10
