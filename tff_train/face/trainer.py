@@ -21,10 +21,11 @@ from tff_train.aggregators.client_faults import surviving_clients
 from tff_train.aggregators.compression import communication_bytes
 from tff_train.face.config import validate_face_config
 from tff_train.face.data_loaders import FaceData, load_face_data
-from tff_train.face.evaluation import evaluate_faces, personalise
+from tff_train.face.evaluation import evaluate_faces
 from tff_train.face.input_pipeline import round_datasets, to_model_input
 from tff_train.face.loss import log_label_prior
 from tff_train.face.model import build_face_cnn
+from tff_train.face.personalisation import personalise
 from tff_train.face.process import FaceProcess, build_face_process
 from tff_train.learning import checkpointing, workdir_io
 from tff_train.learning.batchnorm_recalibration import recalibrate_batchnorm
