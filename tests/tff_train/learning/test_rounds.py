@@ -6,12 +6,13 @@ import collections
 import contextlib
 import csv
 import types
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from tff_train.learning import checkpointing
-from tff_train.learning.rounds import RoundInput, RoundOutputs, run_rounds
+from tff_train.learning.rounds import RoundInput, RoundOutputs, RoundTiming, run_rounds
 
 
 class CountingProcess:
@@ -34,7 +35,7 @@ def prepare(round_num: int, state: np.ndarray) -> RoundInput:
     return RoundInput(state, [round_num, 1], {"tag": f"r{round_num}"})
 
 
-def row(round_num, train, round_input, timing) -> dict:
+def row(round_num: int, train: dict, round_input: RoundInput, timing: RoundTiming) -> dict:
     assert timing.prepare_s >= 0 and timing.next_s >= 0
     return {"round": round_num, "loss": train["loss"], "tag": round_input.info["tag"],
             **timing.measured}
@@ -43,12 +44,12 @@ def row(round_num, train, round_input, timing) -> dict:
 def test_rounds_rows_evaluation_and_hooks():
     process, evaluated, ended = CountingProcess(), [], []
 
-    def evaluate(round_num, state):
+    def evaluate(round_num: int, state: np.ndarray) -> dict:
         evaluated.append(round_num)
         return {"state": float(state[0])}
 
     @contextlib.contextmanager
-    def measure():
+    def measure() -> Iterator[dict]:
         measured = {}
         yield measured
         measured["measured"] = 1.0
@@ -69,7 +70,7 @@ def test_checkpoints_csv_and_resume(tmp_path):
     class Crash(Exception):
         pass
 
-    def crash_after_3(round_num):
+    def crash_after_3(round_num: int) -> None:
         if round_num == 3:
             raise Crash
 
