@@ -12,6 +12,7 @@ from tff_train.face.loss import (
     PriorCorrectedCrossentropy,
     SmoothedSparseCategoricalCrossentropy,
     face_loss_builder,
+    face_metrics_builder,
     log_label_prior,
 )
 
@@ -73,6 +74,18 @@ def test_label_column_accuracy_reads_the_label_column():
     metric = LabelColumnAccuracy()
     metric.update_state(_targets(labels, np.log(np.full(3, 1 / 3))), probs)
     assert metric.name == "sparse_categorical_accuracy"  # the trainer reads this name
+    assert float(metric.result()) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("prior_correction", [False, True])
+def test_the_training_metric_matches_the_targets(prior_correction):
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.1, 0.8, 0.1]], np.float32)
+    labels = np.array([0, 1, 1])
+    (metric,) = face_metrics_builder(prior_correction)()
+    assert isinstance(metric, LabelColumnAccuracy) == prior_correction
+    assert metric.name == "sparse_categorical_accuracy"
+    targets = _targets(labels, np.log(np.full(3, 1 / 3))) if prior_correction else labels
+    metric.update_state(targets, probs)
     assert float(metric.result()) == pytest.approx(2 / 3)
 
 
