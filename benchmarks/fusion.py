@@ -49,9 +49,9 @@ from emocore.label_spaces import DRIVER_STATE3, map_labels
 from emodata.fer2013 import fer2013_path, load_fer2013
 from emodata.partitioning import group_partition
 from emodata.wesad import load_wesad_features
-from tff_train.federated_forest import ForestConfig, train_federated_forest
 from tff_train.fusion_weights import fit_learned_weights
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.physio.federated_forest import ForestConfig, train_federated_forest
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 from tflite_edge.interpreter import TFLiteModel
 
 if __name__ == "__main__":

@@ -32,10 +32,10 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PeakRssSampler, emit, provenance
 from configs import physio_drivedb, physio_wesad
-from tff_train.physio_config import FEDERATED_MODELS
-from tff_train.physio_datasets import PhysioTask
-from tff_train.physio_trainer import load_physio_task, run_physio_training
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.physio.config import FEDERATED_MODELS
+from tff_train.physio.tasks import PhysioTask
+from tff_train.physio.trainer import load_physio_task, run_physio_training
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
 TASK_CONFIGS = {"wesad3": physio_wesad, "wesad_binary": physio_wesad, "drivedb3": physio_drivedb}
 # (task, metric, minimum of the federated models, largest allowed gap below centralised)
@@ -158,7 +158,7 @@ def main(argv: Sequence[str]) -> None:
             "method": FLAGS.normalisation,
             "note": "each subject's features normalised by its own unlabelled windows "
                     "(computable on the device; held-out subjects use all their windows); "
-                    "see tff_train.physio_datasets.normalise_per_group",
+                    "see tff_train.physio.tasks.normalise_per_group",
             **table(normalised),
             "targets": target_verdicts(table(normalised)),
             "training_time_s": training_times(normalised)},

@@ -38,10 +38,10 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PeakRssSampler, emit, provenance
 from configs import face_fer2013
-from tff_train.face_datasets import load_face_data
-from tff_train.face_trainer import run_face_training
-from tff_train.privacy import default_delta, noise_for_epsilon
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.aggregators.privacy import default_delta, noise_for_epsilon
+from tff_train.face.data_loaders import load_face_data
+from tff_train.face.trainer import run_face_training
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
 RUNS = ("clean", "malicious_robust", "malicious_fedavg", "dp_8", "dp_3", "dropout_30",
         "dropout_50", "compressed", "robust_clean", "malicious_median", "malicious_krum",

@@ -37,11 +37,14 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PidRssSampler, emit, provenance
 from emodata.partitioning import dirichlet_partition
-from tff_train.face_fed_avg import build_face_fed_avg, round_datasets, sample_clients
-from tff_train.face_model import build_face_cnn
-from tff_train.remote_execution import RemoteExecution
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tff_train.worker_launcher import LocalWorkers
+from tff_train.face.input_pipeline import FACE_INPUT_SPEC, round_datasets
+from tff_train.face.model import build_face_cnn
+from tff_train.learning import rounds as round_loop
+from tff_train.learning.client_sampling import sample_clients
+from tff_train.learning.fed_avg import build_fed_avg
+from tff_train.runtime.remote_execution import RemoteExecution
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.runtime.worker_launcher import LocalWorkers
 
 SEED = 0
 CLIENTS_PER_ROUND = 10
@@ -88,11 +91,11 @@ def split(images: np.ndarray, labels: np.ndarray, num_clients: int
 def build_process() -> object:
     """FedAvg on a small CNN (about 10k parameters): client SGD 0.05, server SGD 1.0."""
     tff = import_tff()
-    return build_face_fed_avg(
+    return build_fed_avg(
         lambda: build_face_cnn(width=8, depth=2, convs_per_block=1, dense_units=32,
                                dropout=0.0, num_classes=7, seed=SEED),
         client_optimizer=tff.learning.optimizers.build_sgdm(0.05),
-        server_optimizer=tff.learning.optimizers.build_sgdm(1.0))
+        server_optimizer=tff.learning.optimizers.build_sgdm(1.0), input_spec=FACE_INPUT_SPEC)
 
 
 def cpu_seconds() -> dict:
@@ -105,30 +108,40 @@ def cpu_seconds() -> dict:
     return {"driver": sum(me.cpu_times()[:2]), "children": children}
 
 
+@contextlib.contextmanager
+def cpu_during() -> Iterator[dict]:
+    """Yields a dict that gets the driver's and the workers' CPU seconds spent inside the block."""
+    measured: dict = {}
+    before = cpu_seconds()
+    yield measured
+    after = cpu_seconds()
+    measured["driver_cpu_s"] = after["driver"] - before["driver"]
+    measured["workers_cpu_s"] = sum(after["children"].get(pid, 0.0) - t
+                                    for pid, t in before["children"].items())
+
+
 def run_rounds(process: object, clients: Sequence[tuple[np.ndarray, np.ndarray]],
                per_round: int, rounds: int) -> dict:
     """`rounds` FedAvg rounds; per-round timings, metrics and the final weights."""
-    state = process.initialize()
-    rows = []
-    for round_num in range(1, rounds + 1):
+
+    def prepare_round(round_num: int, state: object) -> round_loop.RoundInput:
         ids = sample_clients(len(clients), per_round, SEED, round_num)
-        started = time.perf_counter()
         datasets = round_datasets(clients, ids, seed=SEED, round_num=round_num, batch_size=32,
                                   local_epochs=1, augment=False)
-        built = time.perf_counter()
-        cpu_before = cpu_seconds()
-        output = process.next(state, datasets)
-        done = time.perf_counter()
-        cpu_after = cpu_seconds()
-        state = output.state
-        train = output.metrics["client_work"]["train"]
-        rows.append({"round": round_num, "round_time_s": done - built,
-                     "dataset_build_s": built - started, "clients": int(per_round),
-                     "driver_cpu_s": cpu_after["driver"] - cpu_before["driver"],
-                     "workers_cpu_s": sum(cpu_after["children"].get(pid, 0.0) - t for pid, t
-                                          in cpu_before["children"].items()),
-                     "examples": int(train["num_examples"]), "loss": float(train["loss"]),
-                     "accuracy": float(train["sparse_categorical_accuracy"])})
+        return round_loop.RoundInput(state, datasets, {})
+
+    def metrics_row(round_num: int, train: dict, round_input: round_loop.RoundInput,
+                    timing: round_loop.RoundTiming) -> dict:
+        del round_input
+        return {"round": round_num, "round_time_s": timing.next_s,
+                "dataset_build_s": timing.prepare_s, "clients": int(per_round),
+                "driver_cpu_s": timing.measured["driver_cpu_s"],
+                "workers_cpu_s": timing.measured["workers_cpu_s"],
+                "examples": int(train["num_examples"]), "loss": float(train["loss"]),
+                "accuracy": float(train["sparse_categorical_accuracy"])}
+
+    state, rows = round_loop.run_rounds(process, rounds, prepare_round=prepare_round,
+                                        metrics_row=metrics_row, measure_next=cpu_during)
     weights = [np.asarray(w) for w in process.get_model_weights(state).trainable]
     return {"rows": rows, "weights": weights}
 

@@ -25,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.partition.alpha = 0.5
     config.partition.val_fraction = 0.1
 
-    # A VGG-style CNN on the 48x48 face behind a stride-2 stem (tff_train/face_model.py); see
+    # A VGG-style CNN on the 48x48 face behind a stride-2 stem (tff_train/face/model.py); see
     # README "Face recipe" for the PublicTest and latency comparisons behind these choices.
     config.model = ml_collections.ConfigDict()
     config.model.stem_width = 32  # stride-2 3x3 conv; 0 = blocks at full 48x48 resolution
@@ -48,7 +48,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.client_learning_rate = 0.002
     config.train.lr_schedule = "cosine"  # client learning rate across rounds: constant | cosine
     config.train.label_smoothing = 0.0
-    # Balanced softmax against each client's own label prior (tff_train/face_loss.py).
+    # Balanced softmax against each client's own label prior (tff_train/face/loss.py).
     config.train.prior_correction = True
     config.train.client_momentum = 0.9
     config.train.server_optimizer = "sgd"  # "sgd" (= FedAvg), "sgdm" or "adam" (= FedAdam)
@@ -60,7 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
 
     config.train.dropout_fraction = 0.0  # fraction of sampled clients failing each round
 
-    # Aggregation of client deltas (tff_train/aggregation_config.py): DP, robust, compression.
+    # Aggregation of client deltas (tff_train/aggregators/options.py): DP, robust, compression.
     config.aggregation = ml_collections.ConfigDict()
     config.aggregation.clip_norm = ml_collections.config_dict.placeholder(float)
     config.aggregation.dp_noise_multiplier = ml_collections.config_dict.placeholder(float)
@@ -74,7 +74,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.privacy = ml_collections.ConfigDict()
     config.privacy.delta = ml_collections.config_dict.placeholder(float)  # None: default_delta
 
-    # Malicious clients (tff_train/client_faults.py): a fixed fraction of all clients attacks.
+    # Malicious clients (tff_train/aggregators/client_faults.py): a fixed fraction of all clients
+    # attacks.
     config.faults = ml_collections.ConfigDict()
     config.faults.malicious_fraction = 0.0
     config.faults.attack = "sign_flip"  # "sign_flip", "scale" (update attacks) or "label_flip"

@@ -29,14 +29,14 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         raise ValueError(f"variant must be None, '' or 'binary'; got {variant!r}")
     config = ml_collections.ConfigDict()
     config.seed = 0
-    # Comma-separated subset of tff_train.physio_trainer.MODELS.
+    # Comma-separated subset of tff_train.physio.trainer.MODELS.
     config.models = "federated_rf,federated_gbt,centralised_rf,centralised_gbt,sklearn_rf"
 
     config.data = ml_collections.ConfigDict()
     config.data.task = "wesad3"  # wesad3 | wesad_binary | drivedb3 | synthetic
     config.data.data_root = "../shared/data"  # <root>/wesad_features, <root>/drivedb
     # Per-subject normalisation from the subject's own unlabelled windows: none | zscore | rank
-    # (see tff_train.physio_datasets.normalise_per_group for what it assumes).
+    # (see tff_train.physio.tasks.normalise_per_group for what it assumes).
     config.data.normalisation = "none"
     config.data.synthetic_drivers = 0  # synthetic task only
     config.data.synthetic_episodes = 2

@@ -44,7 +44,7 @@ def physio_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     physio.seed = config.get_ref("seed")
     physio.data.synthetic_drivers = 8  # one client each
     physio.models = "federated_rf"  # the one federated forest shipped in the bundle
-    # Per-driver z-scored features (tff_train.physio_datasets.normalise_per_group): drivers'
+    # Per-driver z-scored features (tff_train.physio.tasks.normalise_per_group): drivers'
     # baselines differ more than the states move them. The edge calibrates the unseen driver
     # from one of its earlier, unlabelled drives (emocore.calibration.DriverBaseline).
     physio.data.normalisation = "zscore"  # none | zscore

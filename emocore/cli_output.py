@@ -42,7 +42,7 @@ from absl import logging as absl_logging
 # (category, message regex) of warnings that are expected and harmless in this project.
 HARMLESS_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     # TFF's Keras wrapper: BatchNorm statistics are recalibrated federatedly after training
-    # (tff_train.batchnorm_recalibration), so this advice does not apply.
+    # (tff_train.learning.batchnorm_recalibration), so this advice does not apply.
     (UserWarning, r"Batch Normalization contains non-trainable variables"),
 )
 # Third-party packages whose sub-ERROR absl / logging records are dropped in quiet mode.

@@ -1,8 +1,9 @@
 """The face model's input scaling, owned once: `float32(pixel) / float32(1 / scale) + offset`.
 
-Training's input pipeline feeds `cast(float32) / 255.0` (tff_train.face_data, in TensorFlow);
-the converters' calibration images, the bundle's preprocessing.json and the edge FacePipeline
-use the constants and `scale_pixels` below, which give the same float32 values bit for bit.
+Training's input pipeline feeds `cast(float32) / 255.0` (tff_train.face.input_pipeline, in
+TensorFlow); the converters' calibration images, the bundle's preprocessing.json and the edge
+FacePipeline use the constants and `scale_pixels` below, which give the same float32 values bit
+for bit.
 """
 
 from __future__ import annotations

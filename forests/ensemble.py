@@ -1,7 +1,7 @@
 """`TreeEnsemble`: a fixed-shape tensor form of random forests and gradient boosted trees.
 
 Numpy only (importable without TensorFlow), so the same form is used by extraction
-(`forests.extraction`), federated aggregation (`tff_train.federated_forest`) and the
+(`forests.extraction`), federated aggregation (`tff_train.physio.federated_forest`) and the
 builtin-op TFLite converter (`converters.forest_to_tflite`).
 
 Layout (T trees, every tree padded to M nodes; node 0 is the root):

@@ -39,17 +39,17 @@ from emodata.synthetic_cohort import (
 )
 from forests.ensemble import TreeEnsemble
 from pipeline.report import results_table
-from tff_train import workdir_io
-from tff_train.face_config import validate_face_config
-from tff_train.face_trainer import run_face_training
+from tff_train.face.config import validate_face_config
+from tff_train.face.trainer import run_face_training
 from tff_train.fusion_weights import fit_learned_weights
-from tff_train.physio_config import (
+from tff_train.learning import workdir_io
+from tff_train.physio.config import (
     FEATURES_JSON,
     FEDERATED_MODELS,
     feature_config,
     validate_physio_config,
 )
-from tff_train.physio_trainer import run_physio_training
+from tff_train.physio.trainer import run_physio_training
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 

@@ -22,8 +22,8 @@ from absl import app, flags
 # TensorFlow-importing modules at module level (importing TF inside absl's main breaks Keras).
 from emocore.cli import define_config_file, run_main
 from pipeline.job import run_pipeline, validate_pipeline_config
-from tff_train import worker_flags
-from tff_train.worker_flags import define_worker_flags, run_in_worker_session
+from tff_train.runtime import worker_flags
+from tff_train.runtime.worker_flags import define_worker_flags, run_in_worker_session
 
 _CONFIG = define_config_file("config", "configs/pipeline_default.py",
                              "Pipeline config file (get_config()).")

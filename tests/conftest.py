@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session", autouse=True)
 def _stop_tff_workers_at_end() -> Iterator[None]:
     yield
-    from tff_train.tff_runtime import shutdown_tff_workers
+    from tff_train.runtime.tff_runtime import shutdown_tff_workers
 
     shutdown_tff_workers()
 

@@ -23,15 +23,19 @@ from collections.abc import Sequence
 from absl import app, flags, logging
 
 from emocore.cli import define_config_file, run_main
-from tff_train import worker_flags
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
-from tff_train.face_config import validate_face_config, validate_worker_options
-from tff_train.face_trainer import run_face_training
-from tff_train.tff_runtime import import_tff, shutdown_tff_workers
-from tff_train.worker_flags import define_worker_flags, worker_retries, worker_session_kwargs
-from tff_train.worker_session import run_with_worker_retries
+from tff_train.face.config import validate_face_config, validate_worker_options
+from tff_train.face.trainer import run_face_training
+from tff_train.runtime import worker_flags
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
+from tff_train.runtime.worker_flags import (
+    define_worker_flags,
+    worker_retries,
+    worker_session_kwargs,
+)
+from tff_train.runtime.worker_session import run_with_worker_retries
 
 _CONFIG = define_config_file("config", "configs/face_fer2013.py",
                              "Experiment config file (get_config()).")

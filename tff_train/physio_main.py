@@ -20,14 +20,14 @@ from collections.abc import Sequence
 from absl import app, flags, logging
 
 from emocore.cli import define_config_file, run_main
-from tff_train import worker_flags
-from tff_train.physio_config import validate_physio_config
+from tff_train.physio.config import validate_physio_config
 
 # TensorFlow must be imported at module level, before absl's app.run: importing it inside
 # main() breaks Keras functional models ("'SymbolicTensor' object has no attribute 'node'").
-from tff_train.physio_trainer import run_physio_training
-from tff_train.tff_runtime import import_tff
-from tff_train.worker_flags import define_worker_flags, run_in_worker_session
+from tff_train.physio.trainer import run_physio_training
+from tff_train.runtime import worker_flags
+from tff_train.runtime.tff_runtime import import_tff
+from tff_train.runtime.worker_flags import define_worker_flags, run_in_worker_session
 
 _CONFIG = define_config_file("config", "configs/physio_wesad.py",
                              "Experiment config file (get_config()).")

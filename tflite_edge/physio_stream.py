@@ -20,7 +20,7 @@ feature vectors instead (`push_features`; inf -> NaN).
 and renormalises them and maps them to DRIVER_STATE3; its quality is the fraction of finite
 features (all NaN -> no prediction: the modality is missing).
 Per-driver calibration (`DriverBaseline`, optional): forests trained on per-driver z-scored
-features (`tff_train.physio_datasets.normalise_per_group(..., "zscore")`) need the same
+features (`tff_train.physio.tasks.normalise_per_group(..., "zscore")`) need the same
 normalisation at the edge. The head unit computes it from the driver's own earlier, unlabelled
 windows (`DriverBaseline.from_windows`); `predict` then feeds `(x - mean) / scale` (NaN kept).
 

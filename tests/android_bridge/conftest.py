@@ -17,7 +17,7 @@ from converters.forest_to_tflite import forest_to_tflite
 from emocore.fusion import FusionConfig
 from emocore.physio import PhysioFeatureConfig, PhysioSpec, feature_names
 from forests.extraction import from_sklearn
-from tff_train.face_model import build_face_cnn
+from tff_train.face.model import build_face_cnn
 
 PHYSIO_CONFIG = PhysioFeatureConfig()
 FUSION_CONFIG = FusionConfig(max_age_s=1.5, min_quality=0.3)

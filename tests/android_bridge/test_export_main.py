@@ -24,7 +24,7 @@ from emocore.physio import (
     window_num_samples,
 )
 from tests.tflite_edge.test_face_pipeline import tiny_models
-from tff_train.physio_config import feature_config
+from tff_train.physio.config import feature_config
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN_JOB_FEATURES = feature_config(physio_smoke.get_config())  # what pipeline.main bundles

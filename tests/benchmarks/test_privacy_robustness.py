@@ -7,7 +7,7 @@ import math
 import pytest
 
 from benchmarks.privacy_robustness import RUNS, headline, run_overrides
-from tff_train.privacy import compute_epsilon
+from tff_train.aggregators.privacy import compute_epsilon
 
 SETTINGS = dict(rounds=10, num_clients=10, clients_per_round=10, dp_clip_norm=1.0,
                 malicious_fraction=0.2, attack_scale=10.0, robust_trim_fraction=0.2,

@@ -9,7 +9,7 @@ import tensorflow as tf
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from emocore.fusion import FusionConfig
-from tff_train.face_model import build_face_cnn
+from tff_train.face.model import build_face_cnn
 from tflite_edge.bundle import load_bundle, verify_bundle
 from tflite_edge.interpreter import TFLiteModel
 

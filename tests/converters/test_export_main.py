@@ -11,7 +11,7 @@ from sklearn.ensemble import RandomForestClassifier
 from converters.export_main import physio_spec
 from emocore.physio import DEFAULT_CONFIG, feature_names
 from forests.extraction import from_sklearn
-from tff_train.face_model import build_face_cnn
+from tff_train.face.model import build_face_cnn
 from tflite_edge.bundle import load_bundle
 
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from converters.face_to_tflite import convert_face_model, representative_dataset
 from converters.tflite_inspection import inspect_tflite
-from tff_train.face_model import build_face_cnn
+from tff_train.face.model import build_face_cnn
 from tflite_edge.interpreter import TFLiteModel
 
 

@@ -16,7 +16,7 @@ from converters.tflite_inspection import (
     inspect_tflite,
     list_ops,
 )
-from tff_train.face_model import build_face_cnn
+from tff_train.face.model import build_face_cnn
 
 FACE_OPS = {"CONV_2D": 4, "FULLY_CONNECTED": 2, "MAX_POOL_2D": 2, "MEAN": 1, "SOFTMAX": 1}
 

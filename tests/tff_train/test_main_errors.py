@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from configs import face_smoke
-from tff_train.face_config import validate_worker_options
+from tff_train.face.config import validate_worker_options
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

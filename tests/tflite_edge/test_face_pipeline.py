@@ -33,7 +33,7 @@ def tiny_models() -> dict[str, object]:
     from converters.face_to_tflite import convert_face_model
     from converters.forest_to_tflite import forest_to_tflite
     from forests.extraction import from_sklearn
-    from tff_train.face_model import build_face_cnn
+    from tff_train.face.model import build_face_cnn
 
     rng = np.random.default_rng(0)
     keras_model = build_face_cnn(width=4, depth=2, dense_units=8)
@@ -80,7 +80,7 @@ def _crops(n: int = 4) -> np.ndarray:
 
 def test_float32_variant_matches_keras_on_the_training_scaling(bundle):
     pipeline = FacePipeline.from_bundle(bundle, variant="float32")
-    from tff_train.face_model import build_face_cnn
+    from tff_train.face.model import build_face_cnn
 
     keras_model = build_face_cnn(width=4, depth=2, dense_units=8)
     keras_model.set_weights(tiny_models()["keras_weights"])

@@ -1,0 +1,1 @@
+"""Model-update aggregators: options, DP, robust mean, Krum, compression, client faults."""

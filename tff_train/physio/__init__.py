@@ -1,0 +1,1 @@
+"""Federated forests on physiology: tasks, models, federated forest, trainer, reporting."""

@@ -1,0 +1,1 @@
+"""TFF runtime: importing TFF, its worker processes, remote execution on workers."""
