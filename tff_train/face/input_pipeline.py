@@ -163,8 +163,8 @@ def round_datasets(clients: Sequence[tuple[np.ndarray, np.ndarray]], client_ids:
             # [seed, cycle, client, 0]: a stream apart from round_seed's [seed, round, client+1]
             order = np.random.default_rng([seed, cycle, int(k), 0]).permutation(len(images))
             chunk = np.array_split(order, rounds_per_epoch)[part]
-            chunk = chunk if chunk.size else order[:1]  # a client smaller than k: one example
-            round_images, round_labels = images[np.sort(chunk)], labels[np.sort(chunk)]
+            chunk = np.sort(chunk if chunk.size else order[:1])  # fewer examples than k: one
+            round_images, round_labels = images[chunk], labels[chunk]
         else:
             round_images, round_labels = images, labels
         ds = make_face_dataset(round_images, round_labels, batch_size=batch_size,
