@@ -74,6 +74,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stem32_prior_correction_client_lr4e-3": {"train.prior_correction": True,
                                               "train.client_learning_rate": 0.004},
     "stem32_client_sgdm": {"train.client_optimizer": "sgdm", "train.client_learning_rate": 0.03},
+    # Latency: one 3x3 conv per block (untrained int8 probe 0.68x the fer peer), wider to
+    # keep capacity.
+    "stem32_one_conv": {"model.convs_per_block": 1},
+    "stem32_one_conv_width48": {"model.convs_per_block": 1, "model.width": 48},
 }
 
 if __name__ == "__main__":
