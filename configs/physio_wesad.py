@@ -35,12 +35,18 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.data = ml_collections.ConfigDict()
     config.data.task = "wesad3"  # wesad3 | wesad_binary | drivedb3 | synthetic
     config.data.data_root = "../shared/data"  # <root>/wesad_features, <root>/drivedb
-    # Per-subject normalisation from the subject's own unlabelled windows: none | zscore | rank
-    # (see tff_train.physio.tasks.normalise_per_group for what it assumes).
-    config.data.normalisation = "none"
     config.data.synthetic_drivers = 0  # synthetic task only
     config.data.synthetic_episodes = 2
     config.data.synthetic_segment_s = (60, 150)
+
+    # Per-driver calibration (emocore.calibration): features referenced to the session's first
+    # windows, causal and label-free; the same code runs in training, the edge and Java.
+    config.calibration = ml_collections.ConfigDict()
+    config.calibration.method = "none"  # none | center | zscore
+    config.calibration.baseline_windows = 0  # session-start reference (0 = the prior alone)
+    config.calibration.running = False  # True: the reference keeps updating all session
+    config.calibration.prior = "population"  # population | driver_profile
+    config.calibration.prior_weight = 10.0  # pseudo-windows of the prior in the reference
 
     # Shared edge extractor settings (drivedb and synthetic; WESAD features come precomputed).
     config.features = ml_collections.ConfigDict()

@@ -44,10 +44,12 @@ def physio_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     physio.seed = config.get_ref("seed")
     physio.data.synthetic_drivers = 8  # one client each
     physio.models = "federated_rf"  # the one federated forest shipped in the bundle
-    # Per-driver z-scored features (tff_train.physio.tasks.normalise_per_group): drivers'
-    # baselines differ more than the states move them. The edge calibrates the unseen driver
-    # from one of its earlier, unlabelled drives (emocore.calibration.DriverBaseline).
-    physio.data.normalisation = "zscore"  # none | zscore
+    # Per-driver z-scored features against the driver's profile (emocore.calibration):
+    # drivers' baselines differ more than the states move them, and the cohort's drives do not
+    # start calm, so the reference is the profile from one earlier, unlabelled drive.
+    physio.calibration.method = "zscore"
+    physio.calibration.prior = "driver_profile"
+    physio.calibration.baseline_windows = 0
     return physio
 
 

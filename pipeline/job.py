@@ -24,7 +24,7 @@ import numpy as np
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
-from emocore.calibration import DriverBaseline
+from emocore.calibration import ReferenceStats
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import FusionConfig, LearnedWeights
 from emocore.label_spaces import DRIVER_STATE3
@@ -108,10 +108,6 @@ def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.physio.data.synthetic_drivers must be <= "
                          f"config.cohort.num_drivers - 2 = {config.cohort.num_drivers - 2} (the "
                          f"face validation and test drivers stay unseen); got {drivers}")
-    if config.physio.data.normalisation not in ("none", "zscore"):
-        raise ValueError(f"config.physio.data.normalisation must be 'none' or 'zscore' (the "
-                         f"edge calibrates z-scores only); got "
-                         f"{config.physio.data.normalisation!r}")
     bundled_physio_model(config)
     if "train" in _stages(config):
         _nested(validate_face_config, config, "face")
@@ -176,7 +172,7 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
     episode = validation.episodes[0]
     lines_path = workdir / "fusion_validation_episode.jsonl"
     run_harness(bundle, episode_source(episode), out_lines=lines_path,
-                physio_baseline=driver_baseline(config, features, validation))
+                driver_profile=driver_profile(config, features, validation))
     probs: dict[str, list] = {"face": [], "physio": []}
     labels = []
     for line in (json.loads(x) for x in lines_path.read_text().splitlines()):
@@ -209,29 +205,29 @@ def replay_accuracy(lines: list[dict], episode: object) -> dict:
         f"{k}_decisions": len(v) for k, v in hits.items()}
 
 
-def driver_baseline(config: ml_collections.ConfigDict, features: PhysioFeatureConfig,
-                    unseen: SyntheticDriver) -> DriverBaseline | None:
-    """The unseen driver's physio calibration from its last episode's windows (no labels used;
-    that episode is never replayed); None when the forest takes raw features."""
-    if config.physio.data.normalisation == "none":
+def driver_profile(config: ml_collections.ConfigDict, features: PhysioFeatureConfig,
+                   unseen: SyntheticDriver) -> ReferenceStats | None:
+    """The driver's calibration profile from its last episode's windows (no labels used; that
+    episode is never replayed); None when the forest's prior is the population's."""
+    if config.physio.calibration.prior != "driver_profile":
         return None
     windows, _ = extract_recording(unseen.episodes[-1].streams, features)
-    return DriverBaseline.from_windows(windows, feature_names(features))
+    return ReferenceStats.from_windows(windows, feature_names(features))
 
 
 def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDriver,
            workdir: Path, features: PhysioFeatureConfig) -> dict:
     """Runs the edge harness over the episodes of `unseen`, a driver no model trained on."""
-    baseline = driver_baseline(config, features, unseen)
+    profile = driver_profile(config, features, unseen)
     summaries, accuracy = [], []
     for k, episode in enumerate(unseen.episodes[:config.replay.episodes]):
         lines_path = workdir / f"replay_episode{k}.jsonl"
         summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path,
-                                     physio_baseline=baseline))
+                                     driver_profile=profile))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
         accuracy.append(replay_accuracy(lines, episode))
     return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries,
-            "calibration_episode": len(unseen.episodes) - 1 if baseline else None,
+            "calibration_episode": len(unseen.episodes) - 1 if profile else None,
             "episode_s": [unseen.episodes[k].duration_s for k in range(config.replay.episodes)]}
 
 
@@ -268,7 +264,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
             "test_driver_accuracy": face["private_test"]["accuracy"]}
         summary["physio"] = {
             "model": bundled_physio_model(config), "clients": len(physio["task"]["groups"]),
-            "normalisation": physio["normalisation"],
+            "calibration": physio["calibration"]["method"],
             "held_out_accuracy": model["accuracy"], "held_out_macro_f1": model["macro_f1"]}
     if "bundle" in stages:
         started = time.perf_counter()

@@ -31,7 +31,7 @@ def results_table(summary: dict, workdir: Path) -> str:
                      f"{_fmt(face['test_driver_accuracy'])} (7 expressions)"))
         rows.append(("", "", f"physio federated forest, {physio['clients']} driver clients: "
                              f"held-out drivers {_fmt(physio['held_out_accuracy'])} "
-                             f"(3 states, normalisation {physio['normalisation']})"))
+                             f"(3 states, calibration {physio['calibration']})"))
     if "bundle" in summary:
         fusion = summary.get("fusion_weights")
         fitted = ""

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from absl import app, flags
 
+from emocore.calibration import ReferenceStats
 from emocore.cli import EXIT_INTERRUPTED, check_output_path, run_main
 from emodata.errors import BAD_ROW_POLICIES, BadRowPolicy, check_on_bad_row
 from tflite_edge.realtime import run_harness
@@ -152,6 +153,28 @@ def build_source(
     return merge_sources(*parts)
 
 
+def read_driver_profile(path: Path | None) -> ReferenceStats | None:
+    """The profile at `path` (None when no path or no file yet); ValueError when unreadable."""
+    if path is None or not path.exists():
+        return None
+    try:
+        return ReferenceStats.from_json_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--driver_profile {str(path)!r} is not a driver profile: {e}") from None
+
+
+def write_driver_profile(path: Path, profile: ReferenceStats | None,
+                         session: dict | None) -> None:
+    """Merges the session's reference statistics into the profile and writes it to `path`."""
+    if session is None:
+        raise ValueError("--driver_profile: the bundle's physio model is not calibrated (no "
+                         "session reference to store)")
+    stats = ReferenceStats.from_json_dict(session)
+    merged = stats if profile is None else profile.merge(stats)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged.to_json_dict()) + "\n", encoding="utf-8")
+
+
 def _define_flags() -> None:
     flags.DEFINE_string("bundle", None, "Model bundle directory.", required=True)
     flags.DEFINE_string("frames", None, "Frames: FOLDER, VIDEO file or camera[:N].")
@@ -167,6 +190,10 @@ def _define_flags() -> None:
     flags.DEFINE_float("chunk_s", 0.25, "Packet length of replayed signals (s).")
     flags.DEFINE_float("features_period_s", 5.0, "Time between WESAD feature rows (s).")
     flags.DEFINE_integer("num_threads", 1, "TFLite interpreter threads.")
+    flags.DEFINE_string("driver_profile", None,
+                        "The driver's calibration profile (JSON reference statistics): read as "
+                        "the physio calibration's prior when it exists, and updated with this "
+                        "session's reference windows at the end (created if absent).")
     flags.DEFINE_enum("on_bad_row", "error", list(BAD_ROW_POLICIES),
                       "Bad rows of a drivedb drive / WESAD CSV: fail on the first one (error) or "
                       "drop them and count them in the summary (skip).")
@@ -181,10 +208,14 @@ def main(argv: Sequence[str]) -> None:
     source = build_source(frames=f.frames, physio_replay=f.physio_replay, fps=f.fps,
                           chunk_s=f.chunk_s, features_period_s=f.features_period_s,
                           on_bad_row=f.on_bad_row)
+    profile_path = check_output_path(f.driver_profile, "--driver_profile")
+    profile = read_driver_profile(profile_path)
     summary = run_harness(f.bundle, source, realtime=f.realtime, out_lines=out,
                           max_events=f.max_events, delegate_path=resolve_delegate(f.delegate),
                           face_variant=f.face_variant, num_threads=f.num_threads,
-                          stop_on_interrupt=True)
+                          stop_on_interrupt=True, driver_profile=profile)
+    if profile_path is not None:
+        write_driver_profile(profile_path, profile, summary["physio_session_reference"])
     text = json.dumps(summary, indent=2)
     print(text)
     if summary_out is not None:

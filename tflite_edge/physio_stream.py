@@ -19,12 +19,13 @@ feature vectors instead (`push_features`; inf -> NaN).
 `predict` runs the physio TFLite model (`float32[1,F]` -> probabilities `float32[1,C]`), clips
 and renormalises them and maps them to DRIVER_STATE3; its quality is the fraction of finite
 features (all NaN -> no prediction: the modality is missing).
-Per-driver calibration (`DriverBaseline`, optional): forests trained on per-driver z-scored
-features (`tff_train.physio.tasks.normalise_per_group(..., "zscore")`) need the same
-normalisation at the edge. The head unit computes it from the driver's own earlier, unlabelled
-windows (`DriverBaseline.from_windows`); `predict` then feeds `(x - mean) / scale` (NaN kept).
+Per-driver calibration (when features.json has a `calibration`): one `PhysioStream` is one
+session; `predict` feeds every window through an `emocore.calibration.SessionCalibration`
+(the same code training ran, window by window) whose prior is the driver's persisted profile
+(`driver_profile`) or else the bundle's population statistics. `session_stats()` returns what
+to merge into the driver's profile at the end of the session.
 
-features.json: `emocore.physio.PhysioSpec`; the baseline: `emocore.calibration.DriverBaseline`.
+features.json: `emocore.physio.PhysioSpec`; calibration: `emocore.calibration`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from emocore.calibration import DriverBaseline
+from emocore.calibration import ReferenceStats, SessionCalibration
 from emocore.fusion import FusionConfig, model_output_probs
 from emocore.label_spaces import get_label_space
 from emocore.physio import (
@@ -121,16 +122,11 @@ class PhysioStream:
         label_space: str = "wesad3",
         valid_ranges: Mapping[str, tuple[float, float]] | None = None,
         silence_tolerance_s: float = 1.0,
-        baseline: DriverBaseline | None = None,
+        driver_profile: ReferenceStats | None = None,
     ) -> None:
         if not isinstance(spec, PhysioSpec):
             raise ValueError(f"spec must be a PhysioSpec; got {type(spec).__name__}")
-        if baseline is not None and (not isinstance(baseline, DriverBaseline)
-                                     or baseline.feature_names != spec.feature_names):
-            raise ValueError(f"baseline must be a DriverBaseline over the features.json "
-                             f"feature_names {list(spec.feature_names)}; got "
-                             f"{getattr(baseline, 'feature_names', type(baseline).__name__)}")
-        self.baseline = baseline
+        self.calibration = _session_calibration(spec, driver_profile)
         self.spec = spec
         self.label_space = get_label_space(label_space).name
         self.model = model
@@ -349,19 +345,46 @@ class PhysioStream:
         return extract_window(signals, config), incidents
 
     def predict(self, features: np.ndarray) -> PhysioPrediction | None:
-        """Model probabilities for `features: float32[F]` (normalised with the driver baseline
-        first, when there is one); None when no feature is finite."""
+        """Model probabilities for the session's next window `features: float32[F]`
+        (calibrated first when the bundle calibrates); None when no feature is finite."""
         if self.model is None:
             raise ValueError("this PhysioStream has no model")
-        features = np.asarray(features, dtype=np.float32).reshape(1, -1)
-        if self.baseline is not None:
-            features = self.baseline.apply(features)
+        features = np.asarray(features, dtype=np.float32).reshape(-1)
+        if self.calibration is not None:
+            features = self.calibration.apply(features)
+        features = features.reshape(1, -1)
         finite = np.isfinite(features)
         if not finite.any():
             return None
         probs, state = model_output_probs(self.model.predict(features), self.label_space,
                                           "physio")
         return PhysioPrediction(probs, state, float(finite.mean()), self.label_space)
+
+
+    def session_stats(self) -> ReferenceStats | None:
+        """This session's reference windows (None without calibration): merge them into the
+        driver's profile (`ReferenceStats.merge`) when the session ends."""
+        return None if self.calibration is None else self.calibration.session_stats()
+
+
+def _session_calibration(spec: PhysioSpec, driver_profile: ReferenceStats | None
+                         ) -> SessionCalibration | None:
+    """The session's calibration of `spec` (None when the model takes raw features)."""
+    if driver_profile is not None and (not isinstance(driver_profile, ReferenceStats)
+                                       or driver_profile.feature_names != spec.feature_names):
+        raise ValueError(f"driver_profile must be ReferenceStats over the features.json "
+                         f"feature_names {list(spec.feature_names)}; got "
+                         f"{getattr(driver_profile, 'feature_names', driver_profile)!r}")
+    if spec.calibration is None:
+        if driver_profile is not None:
+            raise ValueError("driver_profile was given but the bundle's physio model takes "
+                             "uncalibrated features (features.json has no calibration)")
+        return None
+    if driver_profile is None and spec.calibration.prior == "driver_profile":
+        raise ValueError("the bundle's physio model is calibrated against the driver's profile "
+                         "(calibration prior 'driver_profile'): pass driver_profile")
+    prior = driver_profile if driver_profile is not None else spec.require_population()
+    return SessionCalibration(spec.calibration, prior)
 
 
 def _check_model(model: TFLiteModel, width: int, num_classes: int) -> None:

@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from emocore.calibration import DriverBaseline
+from emocore.calibration import ReferenceStats
 from emocore.fusion import FusionConfig, FusionEngine, FusionResult, ModalityReading
 from emocore.physio import (
     PhysioSpec,
@@ -332,12 +332,12 @@ def run_harness(
     detector_config: DetectorConfig | None = None,
     loop_config: LoopConfig = LoopConfig(),
     stop_on_interrupt: bool = False,
-    physio_baseline: DriverBaseline | None = None,
+    driver_profile: ReferenceStats | None = None,
 ) -> dict[str, Any]:
     """Verifies and loads the bundle, runs the loop over `source`; returns the summary.
 
-    `physio_baseline`: the driver's calibration for a physio model trained on per-driver
-    normalised features (see `emocore.calibration.DriverBaseline`).
+    `driver_profile`: the driver's persisted calibration prior for a physio model trained on
+    calibrated features (see `emocore.calibration`; the bundle's population prior otherwise).
 
     `out_lines`: a path (JSON lines written there) or an open text stream. A bundle that fails
     verification raises ValueError; a delegate that cannot be loaded FileNotFoundError. A
@@ -357,7 +357,7 @@ def run_harness(
     face = FacePipeline.from_bundle(bundle, variant=face_variant, delegate_path=delegate_path,
                                     num_threads=num_threads)
     physio = (PhysioStream.from_bundle(bundle, num_threads=num_threads,
-                                       baseline=physio_baseline)
+                                       driver_profile=driver_profile)
               if "physio" in bundle.models else None)
     engine = FusionEngine(fusion_config)
     detector = FaceDetector(detector_config) if detector_config else FaceDetector()
@@ -374,6 +374,9 @@ def run_harness(
     summary["warnings"] = [*source_warnings, *summary["warnings"]]
     if isinstance(source, Source):
         summary["source"] = source.to_json_dict()
+    stats = None if physio is None else physio.session_stats()
+    # What the driver's profile merges in at the end of the session (None: no calibration).
+    summary["physio_session_reference"] = None if stats is None else stats.to_json_dict()
     summary["bundle"] = {
         "directory": str(bundle.directory),
         "face_model": face.model.source,

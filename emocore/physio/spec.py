@@ -2,6 +2,9 @@
 
     {"mode": "raw_signals", "config": {PhysioFeatureConfig fields}, "feature_names": [...]}
     {"mode": "precomputed", "feature_names": [...], "source": "wesad"}   ("source" optional)
+Both may carry the per-driver calibration the forests were trained with (`emocore.calibration`):
+    "calibration": {CalibrationConfig fields}, "population": {ReferenceStats} (the prior of
+    drivers without a profile; required when the calibration's prior is "population").
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from emocore.calibration import CalibrationConfig, ReferenceStats
 from emocore.physio.config import FEATURE_GROUPS, PhysioFeatureConfig, feature_names
 
 RAW_SIGNALS = "raw_signals"
 PRECOMPUTED = "precomputed"
 MODES = (RAW_SIGNALS, PRECOMPUTED)
-_SPEC_KEYS = {"mode", "config", "feature_names", "source"}
+_SPEC_KEYS = {"mode", "config", "feature_names", "source", "calibration", "population"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +31,8 @@ class PhysioSpec:
     feature_names: tuple[str, ...]
     config: PhysioFeatureConfig | None = None
     source: str | None = None
+    calibration: CalibrationConfig | None = None
+    population: ReferenceStats | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -43,6 +49,22 @@ class PhysioSpec:
             if names != expected:
                 raise ValueError(f"features.json feature_names must be {list(expected)} for its "
                                  f"config; got {list(names)}")
+        if self.calibration is not None and not (isinstance(self.calibration, CalibrationConfig)
+                                                 and self.calibration.enabled):
+            raise ValueError(f"features.json calibration must be a CalibrationConfig with a "
+                             f"method other than 'none' (or absent); got {self.calibration!r}")
+        if self.population is not None and (not isinstance(self.population, ReferenceStats)
+                                            or self.population.feature_names != names):
+            raise ValueError(f"features.json population must be reference statistics over "
+                             f"feature_names {list(names)}; got "
+                             f"{getattr(self.population, 'feature_names', self.population)!r}")
+
+    def require_population(self) -> ReferenceStats:
+        """The population prior; raises when the calibration needs it and it is absent."""
+        if self.population is None:
+            raise ValueError("features.json has a calibration with prior 'population' but no "
+                             "population statistics: re-export the bundle")
+        return self.population
 
     @classmethod
     def raw_signals(cls, config: PhysioFeatureConfig) -> PhysioSpec:
@@ -58,6 +80,10 @@ class PhysioSpec:
             data["config"] = config
         if self.source is not None:
             data["source"] = self.source
+        if self.calibration is not None:
+            data["calibration"] = self.calibration.to_json_dict()
+        if self.population is not None:
+            data["population"] = self.population.to_json_dict()
         return data
 
     @classmethod
@@ -81,8 +107,12 @@ class PhysioSpec:
                 raw["groups"] = tuple(raw["groups"])
             config = PhysioFeatureConfig(**raw)
         names = data["feature_names"]
+        calibration = data.get("calibration")
+        population = data.get("population")
         return cls(data["mode"], tuple(names) if isinstance(names, list) else names, config,
-                   data.get("source"))
+                   data.get("source"),
+                   None if calibration is None else CalibrationConfig.from_json_dict(calibration),
+                   None if population is None else ReferenceStats.from_json_dict(population))
 
 
 SIGNAL_NAMES = {"ecg": "ECG", "bvp": "blood-volume pulse", "hr": "heart rate",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from emocore.calibration import DriverBaseline
+from emocore.calibration import CalibrationConfig, ReferenceStats, calibrate_session
 from emocore.physio import (
     PRECOMPUTED,
     PhysioFeatureConfig,
@@ -254,58 +255,59 @@ def test_from_bundle_needs_a_physio_model(tmp_path):
         PhysioStream(PhysioSpec(PRECOMPUTED, ("a", "b")), model)
 
 
-def test_driver_baseline_is_the_zscore_of_the_drivers_own_windows():
-    rng = np.random.default_rng(5)
-    names = ("a", "b", "c", "d")
-    x = rng.normal(loc=[70.0, 2.0, 33.0, 0.0], scale=[9.0, 0.5, 0.2, 1.0], size=(50, 4))
-    x[::4, 0] = np.nan
-    x[:, 2] = 33.0  # constant: scale 1
-    x[:, 3] = np.nan  # never seen: stays NaN
-    baseline = DriverBaseline.from_windows(x, names)
-    valid = x[np.isfinite(x[:, 0]), 0]
-    assert baseline.mean[0] == pytest.approx(valid.mean())
-    assert baseline.scale[0] == pytest.approx(valid.std())  # population std
-    assert baseline.scale[2] == 1.0 and np.isnan(baseline.mean[3])
-    z = baseline.apply(x)
-    assert z.dtype == np.float32
-    np.testing.assert_allclose(np.nanmean(z[:, :2], axis=0), 0.0, atol=1e-6)
-    np.testing.assert_allclose(np.nanstd(z[:, :2], axis=0), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(np.isnan(z), np.isnan(x) | np.isnan(baseline.mean))
-    again = DriverBaseline.from_json_dict(json.loads(json.dumps(baseline.to_json_dict())))
-    np.testing.assert_array_equal(again.apply(x), z)
+def _calibrated_spec(prior: str = "population") -> tuple[PhysioSpec, ReferenceStats]:
+    rng = np.random.default_rng(3)
+    width = len(RAW.feature_names)
+    population = ReferenceStats(RAW.feature_names, np.full(width, 30.0), rng.normal(size=width),
+                                rng.uniform(5.0, 60.0, size=width))
+    config = CalibrationConfig("zscore", baseline_windows=4, prior=prior, prior_weight=3.0)
+    return dataclasses.replace(RAW, calibration=config, population=population), population
 
 
-def test_driver_baseline_bad_arguments():
-    with pytest.raises(ValueError, match=r"features must be float\[N,2\] with N >= 1"):
-        DriverBaseline.from_windows(np.zeros((3, 3)), ("a", "b"))
-    with pytest.raises(ValueError, match=r"DriverBaseline.scale must have shape \[2\]"):
-        DriverBaseline(("a", "b"), np.zeros(2), np.ones(3))
-    with pytest.raises(ValueError, match="DriverBaseline.scale must be finite and > 0"):
-        DriverBaseline(("a", "b"), np.zeros(2), np.array([1.0, 0.0]))
-    with pytest.raises(ValueError, match="features must have last dim 2; got shape"):
-        DriverBaseline(("a", "b"), np.zeros(2), np.ones(2)).apply(np.zeros(3))
-    with pytest.raises(ValueError, match="driver baseline must be an object with keys"):
-        DriverBaseline.from_json_dict({"mean": []})
-    with pytest.raises(ValueError, match="baseline must be a DriverBaseline over the features"):
-        PhysioStream(RAW, baseline=DriverBaseline(("a",), np.zeros(1), np.ones(1)))
-
-
-def test_predict_normalises_with_the_driver_baseline(tmp_path):
+def test_predict_runs_the_session_calibration_window_by_window(tmp_path):
+    """The edge feeds the model exactly what `calibrate_session` (training) computes."""
     from tests.tflite_edge.test_face_pipeline import tiny_models, write_tiny_bundle
     from tflite_edge.bundle import load_bundle
 
-    width = len(RAW.feature_names)
-    rng = np.random.default_rng(3)
-    baseline = DriverBaseline(RAW.feature_names, rng.normal(size=width),
-                              rng.uniform(0.5, 2.0, size=width))
     bundle = load_bundle(write_tiny_bundle(tmp_path / "b"))
     plain = PhysioStream.from_bundle(bundle)
-    calibrated = PhysioStream.from_bundle(bundle, baseline=baseline)
+    spec, population = _calibrated_spec()
+    calibrated = PhysioStream(spec, plain.model, label_space=plain.label_space)
     ensemble = tiny_models()["ensemble"]
-    x = rng.normal(size=(20, width)).astype(np.float32)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(12, len(RAW.feature_names))).astype(np.float32)
+    trained = calibrate_session(x, spec.calibration, population)
     changed = 0
-    for row in x:
-        expected = ensemble.predict_proba(baseline.apply(row)[None])[0]
+    for row, expected_input in zip(x, trained, strict=True):
+        expected = ensemble.predict_proba(expected_input[None])[0]
         np.testing.assert_allclose(calibrated.predict(row).probs, expected, atol=1e-6)
         changed += not np.allclose(plain.predict(row).probs, expected, atol=1e-6)
-    assert changed > 0  # the baseline matters for this model
+    assert changed > 0  # the calibration matters for this model
+    stats = calibrated.session_stats()
+    np.testing.assert_array_equal(stats.count, np.full(len(RAW.feature_names), 4.0))
+    assert plain.session_stats() is None
+
+
+def test_a_driver_profile_replaces_the_population_prior():
+    spec, population = _calibrated_spec()
+    profile = population.merge(population)
+    stream = PhysioStream(spec, driver_profile=profile)
+    assert stream.calibration.prior is profile
+    assert PhysioStream(spec).calibration.prior is population
+
+
+def test_calibration_bad_arguments():
+    spec, population = _calibrated_spec("driver_profile")
+    with pytest.raises(ValueError, match="calibrated against the driver's profile.*pass "
+                                         "driver_profile"):
+        PhysioStream(spec)
+    with pytest.raises(ValueError, match="driver_profile must be ReferenceStats over the "
+                                         "features.json feature_names"):
+        PhysioStream(spec, driver_profile=ReferenceStats.empty(("a",)))
+    with pytest.raises(ValueError, match="driver_profile was given but the bundle's physio "
+                                         "model takes uncalibrated features"):
+        PhysioStream(RAW, driver_profile=population)
+    no_population = dataclasses.replace(spec, calibration=CalibrationConfig("zscore", 3),
+                                        population=None)
+    with pytest.raises(ValueError, match="no population statistics: re-export the bundle"):
+        PhysioStream(no_population)

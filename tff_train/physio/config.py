@@ -4,15 +4,17 @@ features.json spec of the trained forests)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import ml_collections
 
+from emocore.calibration import CalibrationConfig, ReferenceStats
 from emocore.physio import PRECOMPUTED, PhysioFeatureConfig, PhysioSpec
 from emodata.synthetic_cohort import CohortConfig
 from tff_train.config_checks import is_int, require
 from tff_train.physio.federated_forest import BoostingConfig, ForestConfig
-from tff_train.physio.tasks import NORMALISATIONS, TASKS, PhysioTask
+from tff_train.physio.tasks import TASKS, PhysioTask
 
 MODELS: tuple[str, ...] = (
     "federated_rf", "federated_gbt", "centralised_rf", "centralised_gbt", "sklearn_rf")
@@ -63,12 +65,28 @@ def feature_config(config: ml_collections.ConfigDict) -> PhysioFeatureConfig:
         raise ValueError(f"config.features: {e}") from None
 
 
-def physio_spec(config: ml_collections.ConfigDict, task: PhysioTask) -> PhysioSpec:
+def calibration_config(config: ml_collections.ConfigDict) -> CalibrationConfig:
+    """The CalibrationConfig of `config.calibration`."""
+    c = config.calibration
+    try:
+        return CalibrationConfig(method=c.method, baseline_windows=c.baseline_windows,
+                                 running=c.running, prior=c.prior,
+                                 prior_weight=c.prior_weight)
+    except ValueError as e:
+        raise ValueError(f"config.calibration: {e}") from None
+
+
+def physio_spec(config: ml_collections.ConfigDict, task: PhysioTask,
+                population: ReferenceStats | None = None) -> PhysioSpec:
     """What the trained forests consume (the bundle's features.json): the extractor's window
-    features for drivedb and synthetic tasks, WESAD's precomputed feature vectors otherwise."""
+    features for drivedb and synthetic tasks, WESAD's precomputed feature vectors otherwise,
+    with the calibration and its population prior (None: not learnt yet, or no calibration)."""
+    calibration = calibration_config(config)
+    extra = {"calibration": calibration if calibration.enabled else None,
+             "population": population}
     if config.data.task in ("drivedb3", "synthetic"):
-        return PhysioSpec.raw_signals(feature_config(config))
-    return PhysioSpec(PRECOMPUTED, tuple(task.feature_names), source="wesad")
+        return dataclasses.replace(PhysioSpec.raw_signals(feature_config(config)), **extra)
+    return PhysioSpec(PRECOMPUTED, tuple(task.feature_names), source="wesad", **extra)
 
 
 def cohort_config(config: ml_collections.ConfigDict) -> CohortConfig:
@@ -85,8 +103,7 @@ def validate_physio_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first invalid key (`config.evaluation.num_folds must ...`)."""
     d, e, o = config.data, config.evaluation, config.output
     require(d.task in TASKS, "data.task", f"one of {list(TASKS)}", d.task)
-    require(d.normalisation in NORMALISATIONS, "data.normalisation",
-             f"one of {list(NORMALISATIONS)}", d.normalisation)
+    calibration_config(config)
     folder = {"wesad3": "wesad_features", "wesad_binary": "wesad_features",
               "drivedb3": "drivedb"}.get(d.task)
     if folder is not None:

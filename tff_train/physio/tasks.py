@@ -21,8 +21,8 @@ time order):
 Evaluation helpers: `group_folds` (leave-groups-out folds; never window-level splits),
 `client_datasets` (the federated clients of a fold's training groups, each with a validation
 split made of the LAST `val_fraction` of every (group, label) block in time order, minus a gap
-of `val_gap` windows before it, because neighbouring windows overlap), and
-`normalise_per_group`, the optional per-subject normalisation described there.
+of `val_gap` windows before it, because neighbouring windows overlap), and `calibrate_groups`,
+the per-driver calibration of every group's session as the edge computes it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from emocore.calibration import (
+    CalibrationConfig,
+    ReferenceStats,
+    calibrate_session,
+    reference_windows,
+)
 from emocore.label_spaces import (
     DRIVEDB3,
     DRIVER_STATE3,
@@ -58,7 +64,6 @@ from emodata.synthetic_cohort import CohortConfig, generate_cohort, physio_datas
 from emodata.wesad import load_wesad_features
 
 TASKS: tuple[str, ...] = ("wesad3", "wesad_binary", "drivedb3", "synthetic")
-NORMALISATIONS: tuple[str, ...] = ("none", "zscore", "rank")
 
 class ClientDataset(NamedTuple):
     """One federated client's windows: `x_train float32[n,F]`, `y_train int64[n]`, `x_val
@@ -270,47 +275,49 @@ def load_task(
 
 
 # ------------------------------------------------------------------------------ evaluation
-def normalise_per_group(features: np.ndarray, groups: np.ndarray, method: str) -> np.ndarray:
-    """Per-subject feature normalisation from each group's OWN UNLABELLED windows.
+def calibrate_groups(
+    features: np.ndarray, groups: np.ndarray, config: CalibrationConfig,
+    train_groups: Sequence[str], feature_names: Sequence[str],
+) -> tuple[np.ndarray, ReferenceStats | None]:
+    """Every group's windows calibrated as the edge would, one session per group in row order.
 
-    features: float32[N,F] (NaN = missing, kept NaN); groups: [N]. Methods:
-      'none'   -> features unchanged;
-      'zscore' -> (x - mean) / std over the group's valid values (std 0 -> 1);
-      'rank'   -> the mid-rank percentile of x among the group's valid values, in [0, 1].
-    What this assumes: a head unit can compute it from the driver's own recent windows (running
-    mean/std or a quantile sketch) without any label, and the federated protocol never sees a
-    test label. Evaluation uses all of a held-out subject's windows as that history
-    (transductive). It also assumes each subject's history mixes the states in similar
-    proportions; on WESAD every subject follows the same protocol, so the gain is optimistic.
+    features: float32[N,F] (NaN = missing); groups: [N] (each group's rows in time order).
+    Returns (float32[N,F], the population prior or None). The prior is learnt from
+    `train_groups` only: the merged statistics of their reference windows
+    (`emocore.calibration.reference_windows`; every window when the reference is the prior
+    alone). With `prior="driver_profile"` each group is referenced to its own profile, here the
+    statistics of all its windows (on the head unit: the driver's earlier sessions).
+    "none" returns the features unchanged and no prior.
     """
-    if method not in NORMALISATIONS:
-        raise ValueError(f"method must be one of {list(NORMALISATIONS)}; got {method!r}")
     x = np.asarray(features)
     groups = np.asarray(groups)
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"features must be float[N,F]; got {x.dtype}{list(x.shape)}")
     if groups.shape != (x.shape[0],):
         raise ValueError(f"groups must have shape [{x.shape[0]}]; got {list(groups.shape)}")
-    if method == "none":
-        return x.astype(np.float32, copy=False)
-    out = np.full(x.shape, np.nan, np.float64)
+    unknown = sorted(set(train_groups) - set(groups.tolist()))
+    if unknown or not len(train_groups):
+        raise ValueError(f"train_groups must be a non-empty subset of the groups; got unknown "
+                         f"{unknown or list(train_groups)}")
+    if not config.enabled:
+        return x.astype(np.float32, copy=False), None
+    names = tuple(feature_names)
+    if len(names) != x.shape[1]:
+        raise ValueError(f"feature_names must name the {x.shape[1]} feature columns; got "
+                         f"{len(names)} names")
+    own_reference = config.baseline_windows > 0 or config.running
+    population = ReferenceStats.empty(names)
+    for g in train_groups:
+        rows = x[groups == g]
+        population = population.merge(ReferenceStats.from_windows(
+            reference_windows(rows, config) if own_reference else rows, names))
+    out = np.empty(x.shape, np.float32)
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
-        for j in range(x.shape[1]):
-            col = x[rows, j].astype(np.float64)
-            valid = np.isfinite(col)
-            if not valid.any():
-                continue
-            values = col[valid]
-            if method == "zscore":
-                sd = values.std()
-                out[rows[valid], j] = (values - values.mean()) / (sd if sd > 0 else 1.0)
-            else:
-                ordered = np.sort(values)
-                below = np.searchsorted(ordered, values, side="left")
-                upto = np.searchsorted(ordered, values, side="right")
-                out[rows[valid], j] = (below + upto) / (2.0 * len(values))
-    return out.astype(np.float32)
+        prior = (ReferenceStats.from_windows(x[rows], names)
+                 if config.prior == "driver_profile" else population)
+        out[rows] = calibrate_session(x[rows], config, prior)
+    return out, population
 
 
 def group_folds(groups: np.ndarray | Sequence[str], num_folds: int, seed: int = 0

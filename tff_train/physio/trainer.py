@@ -10,7 +10,9 @@ Models (`MODELS`, any subset via `config.models`, comma-separated):
   sklearn_rf      sklearn RandomForestClassifier on the pooled training rows
 Every model of a fold trains on exactly the same rows: the training groups' `client_datasets`
 train splits (validation = the last `val_fraction` of each (group, label) block, after a gap).
-The held-out groups of a fold are only predicted. Metrics pool the held-out predictions of all
+The held-out groups of a fold are only predicted. With `config.calibration` every group is one
+session calibrated window by window as on the head unit (`calibrate_groups`), against the
+population prior of the fold's training groups. Metrics pool the held-out predictions of all
 folds (every window is held out once) and also list per-fold and per-group accuracy.
 
 Workdir: `config.json` (resolved config), `metrics.csv` (one row per fold and model),
@@ -36,6 +38,7 @@ from tff_train.learning import workdir_io
 from tff_train.physio.config import (
     FEATURES_JSON,
     FEDERATED_MODELS,
+    calibration_config,
     cohort_config,
     feature_config,
     parse_models,
@@ -47,10 +50,10 @@ from tff_train.physio.models import compact_nodes, fit_model, timed_fit
 from tff_train.physio.reporting import bytes_summary, fold_row, model_results
 from tff_train.physio.tasks import (
     PhysioTask,
+    calibrate_groups,
     client_datasets,
     group_folds,
     load_task,
-    normalise_per_group,
 )
 
 
@@ -85,12 +88,16 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     workdir_io.write_json(workdir / "config.json", config.to_dict())
-    workdir_io.write_json(workdir / FEATURES_JSON, physio_spec(config, task).to_json_dict())
-    features = normalise_per_group(task.features, task.groups, config.data.normalisation)
+    calibration = calibration_config(config)
     names, num_classes = task.feature_names, task.label_space.num_classes
+    # The final models' calibration: every group trains, so all of them make the prior.
+    final_features, population = calibrate_groups(task.features, task.groups, calibration,
+                                                  task.group_names, names)
+    workdir_io.write_json(workdir / FEATURES_JSON,
+                          physio_spec(config, task, population).to_json_dict())
     class_names = list(task.label_space.labels)
     log(f"{task.name}: {len(task)} windows, {len(task.group_names)} groups, {len(folds)} folds, "
-        f"normalisation={config.data.normalisation}, models={','.join(models)}")
+        f"calibration={calibration.method}, models={','.join(models)}")
 
     held_out = {m: np.full(len(task), -1, np.int64) for m in models}
     rows: list[dict] = []
@@ -98,6 +105,8 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
     stats: dict[str, list[FederatedStats]] = {m: [] for m in models}
     for k, test_groups in enumerate(folds):
         train_groups = [g for g in task.group_names if g not in test_groups]
+        features, _ = calibrate_groups(task.features, task.groups, calibration, train_groups,
+                                       names)
         clients = client_datasets(task, train_groups, val_fraction=e.val_fraction,
                                   val_gap=e.val_gap_windows, features=features)
         test = np.isin(task.groups, test_groups)
@@ -117,7 +126,7 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
             log(f"fold {k} {m}, held out {row['test_groups']}: accuracy={row['accuracy']:.4f} "
                 f"macro_f1={row['macro_f1']:.4f} ({fit.seconds:.1f} s)")
 
-    results: dict = {"task": task.describe(), "normalisation": config.data.normalisation,
+    results: dict = {"task": task.describe(), "calibration": calibration.to_json_dict(),
                      "folds": [list(f) for f in folds], "models": {}}
     for m in models:
         entry = model_results(task, held_out[m], rows, m, seconds[m], stats[m])
@@ -128,8 +137,8 @@ def run_physio_training(config: ml_collections.ConfigDict, workdir: str | os.Pat
             f"macro_f1={entry['macro_f1']:.4f} (every {task.name} group held out once)")
 
     if config.output.final_models:
-        results["final_models"] = _train_final_models(task, features, models, config, workdir,
-                                                      log)
+        results["final_models"] = _train_final_models(task, final_features, models, config,
+                                                      workdir, log)
     workdir_io.write_json(workdir / "results.json", results)
     return results
 

@@ -197,21 +197,39 @@ def test_client_datasets_keep_groups_apart_and_validate():
         pd_.client_datasets(task, ["a"], val_fraction=0.05)
 
 
-def test_normalise_per_group_uses_only_each_groups_own_values():
-    x = np.array([[1, np.nan], [2, 5], [3, 5], [100, 1], [300, 2]], np.float32)
-    groups = np.array(["a", "a", "a", "b", "b"])
-    rank = pd_.normalise_per_group(x, groups, "rank")
-    np.testing.assert_allclose(rank[:, 0], [1 / 6, 3 / 6, 5 / 6, 1 / 4, 3 / 4])
-    np.testing.assert_allclose(rank[1:3, 1], [0.5, 0.5])  # ties share the mid rank
-    assert np.isnan(rank[0, 1])
-    z = pd_.normalise_per_group(x, groups, "zscore")
-    np.testing.assert_allclose(z[:3, 0], [-1.2247449, 0, 1.2247449], rtol=1e-6)
-    np.testing.assert_allclose(z[1:3, 1], [0, 0])  # constant column: std 0 -> divide by 1
-    np.testing.assert_array_equal(pd_.normalise_per_group(x, groups, "none"), x)
-    with pytest.raises(ValueError, match=r"method must be one of \['none', 'zscore', 'rank'\]"):
-        pd_.normalise_per_group(x, groups, "minmax")
-    with pytest.raises(ValueError, match=r"groups must have shape \[5\]; got \[4\]"):
-        pd_.normalise_per_group(x, groups[:4], "rank")
+def test_calibrate_groups_runs_each_session_in_order_with_the_training_groups_prior():
+    from emocore.calibration import CalibrationConfig, ReferenceStats, calibrate_session
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2)).astype(np.float32)
+    x[:10] += 50.0  # group a is offset
+    groups = np.array(["a"] * 10 + ["b"] * 12 + ["c"] * 8)
+    config = CalibrationConfig("zscore", baseline_windows=5)
+    out, population = pd_.calibrate_groups(x, groups, config, ["a", "b"], ("u", "v"))
+    expected_prior = ReferenceStats.from_windows(x[:5], ("u", "v")).merge(
+        ReferenceStats.from_windows(x[10:15], ("u", "v")))
+    np.testing.assert_allclose(population.mean, expected_prior.mean, rtol=1e-12)
+    for rows in (slice(0, 10), slice(10, 22), slice(22, 30)):  # held-out c uses the same prior
+        np.testing.assert_array_equal(out[rows], calibrate_session(x[rows], config, population))
+    # Group c's windows never enter the prior: changing them leaves a and b untouched.
+    changed = x.copy()
+    changed[22:] *= 7.0
+    again, _ = pd_.calibrate_groups(changed, groups, config, ["a", "b"], ("u", "v"))
+    np.testing.assert_array_equal(again[:22], out[:22])
+    # driver_profile: each group against its own windows; none: unchanged, no prior.
+    own, _ = pd_.calibrate_groups(x, groups, CalibrationConfig("center", prior="driver_profile"),
+                                  ["a"], ("u", "v"))
+    np.testing.assert_allclose(own[:10].mean(axis=0), 0.0, atol=1e-4)
+    plain, prior = pd_.calibrate_groups(x, groups, CalibrationConfig(), ["a"], ("u", "v"))
+    assert prior is None
+    np.testing.assert_array_equal(plain, x)
+    with pytest.raises(ValueError, match=r"groups must have shape \[30\]; got \[4\]"):
+        pd_.calibrate_groups(x, groups[:4], config, ["a"], ("u", "v"))
+    with pytest.raises(ValueError, match=r"train_groups must be a non-empty subset of the "
+                                         r"groups; got unknown \['z'\]"):
+        pd_.calibrate_groups(x, groups, config, ["z"], ("u", "v"))
+    with pytest.raises(ValueError, match="feature_names must name the 2 feature columns"):
+        pd_.calibrate_groups(x, groups, config, ["a"], ("u",))
 
 
 def test_physio_task_validates_shapes():
@@ -220,17 +238,3 @@ def test_physio_task_validates_shapes():
                        ("a", "b"), DRIVEDB3)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) for 'drivedb3'"):
         _task(["a", "a"], [0, 3])
-
-
-def test_zscore_normalisation_is_what_the_edge_driver_baseline_applies():
-    """Training (normalise_per_group) and the head unit (DriverBaseline) normalise alike."""
-    from emocore.calibration import DriverBaseline
-
-    rng = np.random.default_rng(1)
-    x = rng.normal(loc=5.0, scale=3.0, size=(40, 3)).astype(np.float32)
-    x[::5, 1] = np.nan
-    x[:, 2] = 7.0
-    trained = pd_.normalise_per_group(x, np.array(["d"] * 40), "zscore")
-    edge = DriverBaseline.from_windows(x, ("a", "b", "c")).apply(x)
-    np.testing.assert_allclose(edge, trained, atol=1e-6)
-    np.testing.assert_array_equal(np.isnan(edge), np.isnan(trained))

@@ -31,7 +31,7 @@ def _smoke(**changes: object):
 
 @pytest.mark.parametrize("changes, message", [
     ({"data.task": "wesad"}, r"config.data.task must be one of \['wesad3', .*got 'wesad'"),
-    ({"data.normalisation": "minmax"}, r"config.data.normalisation must be one of"),
+    ({"calibration.method": "rank"}, r"config.calibration: calibration method must be one of"),
     ({"data.task": "wesad3", "data.data_root": "/nonexistent"},
      r"config.data.data_root must be a folder holding wesad_features/ \(the wesad3 data path "
      r"is missing\); got '/nonexistent'"),
