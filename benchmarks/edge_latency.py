@@ -10,8 +10,11 @@ dequantization) + one fusion step, all on 1 thread (TFLite `num_threads=1`). Tar
 <= 2 ms without the detector, peak RSS <= 80 MB. The Haar detector is timed separately on a
 synthetic 640x480 BGR camera frame holding one face (default DetectorConfig, i.e. searched at
 320x240; OpenCV on 1 thread; null without OpenCV). Peak RSS (`getrusage`) is read after the
-pipeline and again after the detector. The run checks at the end that TensorFlow was never
-imported (`tensorflow_imported`; exit status 1 if it was).
+pipeline and again after the detector. The physio calibration (`emocore.calibration`) runs
+inside `physio_model` when the bundle calibrates; its per-window cost is also timed on its own
+(`calibration`: the bundle's config, or a z-score stand-in on the bundle's feature width,
+always updating its reference = the worst case; target < 50 us). The run checks at the end
+that TensorFlow was never imported (`tensorflow_imported`; exit status 1 if it was).
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ from emocore.cli_output import quiet_unless_verbose
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
     quiet_unless_verbose(sys.argv)
 
+import dataclasses
 import time
 from typing import Any
 
 import numpy as np
 
 from benchmarks.common import emit, provenance
+from emocore.calibration import CalibrationConfig, ReferenceStats, SessionCalibration
 from emocore.fusion import FusionConfig, FusionEngine, ModalityReading
-from emocore.physio import RAW_SIGNALS
+from emocore.physio import RAW_SIGNALS, PhysioSpec
 from emodata.synthetic_faces import RenderSettings, render_faces, sample_identity
 from emodata.synthetic_physio import sample_physiology, simulate_streams
 from tflite_edge.bundle import load_bundle
@@ -40,7 +45,7 @@ from tflite_edge.face_pipeline import FacePipeline
 from tflite_edge.loop_stats import peak_rss_mb
 from tflite_edge.physio_stream import PhysioStream
 
-TARGETS = {"pipeline_p99_ms": 2.0, "peak_rss_mb": 80.0}
+TARGETS = {"pipeline_p99_ms": 2.0, "peak_rss_mb": 80.0, "calibration_p99_us": 50.0}
 PIPELINE_STAGES = ("physio_features", "physio_model", "face", "fusion")
 
 
@@ -64,13 +69,47 @@ def _fill_physio(physio: PhysioStream, seed: int) -> float:
     return duration
 
 
+def synthetic_profile(spec: PhysioSpec, seed: int = 0) -> ReferenceStats:
+    """A driver profile of 120 standard-normal windows over `spec`'s features (for bundles
+    calibrated against the driver's profile)."""
+    rng = np.random.default_rng(seed)
+    return ReferenceStats.from_windows(rng.normal(size=(120, len(spec.feature_names))),
+                                       spec.feature_names)
+
+
+def _driver_profile(spec: PhysioSpec, seed: int) -> ReferenceStats | None:
+    needs = spec.calibration is not None and spec.calibration.prior == "driver_profile"
+    return synthetic_profile(spec, seed) if needs else None
+
+
+def measure_calibration(spec: PhysioSpec, iterations: int, seed: int = 0) -> dict[str, Any]:
+    """Per-window cost of `SessionCalibration.apply` (reference always updating) on `spec`."""
+    config = spec.calibration or CalibrationConfig("zscore", 60)
+    config = dataclasses.replace(config, running=True)
+    prior = spec.population or synthetic_profile(spec, seed)
+    session = SessionCalibration(config, prior)
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(64, len(spec.feature_names))).astype(np.float32)
+    times = []
+    for i in range(iterations):
+        start = time.perf_counter_ns()
+        session.apply(vectors[i % len(vectors)])
+        times.append(time.perf_counter_ns() - start)
+    stats = _stats(times)
+    return {"bundle_calibration": spec.calibration is not None, "config": config.to_json_dict(),
+            "features": len(spec.feature_names), "p50_us": 1000 * stats["p50_ms"],
+            "p99_us": 1000 * stats["p99_ms"]}
+
+
 def measure_pipeline(bundle_dir: str, iterations: int, warmup: int,
                      seed: int = 0) -> dict[str, Any]:
     """Per-stage and total latency of `iterations` fused updates (after `warmup` ones)."""
     bundle = load_bundle(bundle_dir)
     face = FacePipeline.from_bundle(bundle, num_threads=1)
-    physio = (PhysioStream.from_bundle(bundle, num_threads=1)
-              if "physio" in bundle.models else None)
+    spec = PhysioSpec.from_json_dict(bundle.features) if "physio" in bundle.models else None
+    physio = (PhysioStream.from_bundle(bundle, num_threads=1,
+                                       driver_profile=_driver_profile(spec, seed))
+              if spec is not None else None)
     engine = FusionEngine(FusionConfig.from_json(bundle.fusion_json))
     rng = np.random.default_rng(seed)
     crops = render_faces(sample_identity(rng), rng.integers(0, 7, 32), rng, RenderSettings())
@@ -109,6 +148,8 @@ def measure_pipeline(bundle_dir: str, iterations: int, warmup: int,
         "face_input_dtype": face.input_dtype.name,
         "physio_mode": None if physio is None else physio.spec.mode,
         "physio_features": None if physio is None else len(physio.spec.feature_names),
+        "calibration": None if physio is None else measure_calibration(physio.spec, iterations,
+                                                                        seed),
     }
 
 
@@ -160,6 +201,7 @@ def run(bundle_dir: str, *, iterations: int = 2000, warmup: int = 200,
     rss = peak_rss_mb()
     tensorflow_imported = "tensorflow" in sys.modules
     total = pipeline["stages"]["pipeline"]
+    calibration = pipeline["calibration"]
     result = {
         "pipeline_p50_ms": total["p50_ms"],
         "pipeline_p99_ms": total["p99_ms"],
@@ -168,7 +210,10 @@ def run(bundle_dir: str, *, iterations: int = 2000, warmup: int = 200,
         "peak_rss_mb_without_detector": None if rss_pipeline is None else round(rss_pipeline, 2),
         "tensorflow_imported": tensorflow_imported,
         "targets": TARGETS,
+        "calibration_p99_us": None if calibration is None else calibration["p99_us"],
         "meets_targets": {"pipeline_p99_ms": total["p99_ms"] <= TARGETS["pipeline_p99_ms"],
+                          "calibration_p99_us": calibration is not None
+                          and calibration["p99_us"] < TARGETS["calibration_p99_us"],
                           "peak_rss_mb": rss is not None and rss <= TARGETS["peak_rss_mb"]},
         "detail": {"iterations": iterations, "warmup": warmup, "threads": 1,
                    "bundle": bundle_dir, "pipeline": pipeline, "detector": detector},

@@ -36,8 +36,25 @@ def test_benchmark_runs_without_tensorflow_and_reports_the_keys(tmp_path):
         assert report["detector_p50_ms"] > 0 and detector["face_found_rate"] == 1.0
     else:
         assert report["detector_p50_ms"] is None
-    assert set(report["meets_targets"]) == {"pipeline_p99_ms", "peak_rss_mb"}
+    assert set(report["meets_targets"]) == {"pipeline_p99_ms", "peak_rss_mb",
+                                            "calibration_p99_us"}
+    calibration = report["detail"]["pipeline"]["calibration"]
+    assert calibration["bundle_calibration"] is False  # the tiny bundle is uncalibrated
+    assert calibration["config"]["running"] is True
+    assert 0 < calibration["p50_us"] <= calibration["p99_us"] == report["calibration_p99_us"]
     assert report["provenance"]["command"].startswith("python -m benchmarks.edge_latency")
+
+
+def test_calibration_cost_uses_the_bundles_calibration():
+    from emocore.calibration import CalibrationConfig
+    from emocore.physio import PRECOMPUTED, PhysioSpec
+
+    spec = PhysioSpec(PRECOMPUTED, ("a", "b"),
+                      calibration=CalibrationConfig("center", 5, prior="driver_profile"))
+    result = edge_latency.measure_calibration(spec, iterations=20)
+    assert result["bundle_calibration"] is True and result["features"] == 2
+    assert result["config"]["method"] == "center" and result["config"]["running"] is True
+    assert result["p50_us"] > 0
 
 
 def test_face_only_bundle_times_the_face_path(tmp_path):
