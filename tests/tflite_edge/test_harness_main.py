@@ -233,3 +233,24 @@ def test_cli_ctrl_c_during_a_realtime_replay_stops_cleanly_with_the_summary(tmp_
     lines = out.read_text().splitlines()
     assert len(lines) == summary["fused"]["lines"] > 0
     json.loads(lines[-1])  # the last line is complete
+
+
+def test_driver_profile_is_read_merged_with_the_session_and_written(tmp_path):
+    from emocore.calibration import ReferenceStats
+    from tflite_edge.harness_main import read_driver_profile, write_driver_profile
+
+    path = tmp_path / "profiles" / "driver.json"
+    assert read_driver_profile(path) is None and read_driver_profile(None) is None
+    rng = np.random.default_rng(0)
+    first = ReferenceStats.from_windows(rng.normal(size=(6, 2)), ("a", "b"))
+    write_driver_profile(path, None, first.to_json_dict())
+    second = ReferenceStats.from_windows(rng.normal(size=(4, 2)), ("a", "b"))
+    write_driver_profile(path, read_driver_profile(path), second.to_json_dict())
+    profile = read_driver_profile(path)
+    np.testing.assert_array_equal(profile.count, [10.0, 10.0])
+    np.testing.assert_allclose(profile.mean, first.merge(second).mean, rtol=1e-15)
+    with pytest.raises(ValueError, match="the bundle's physio model is not calibrated"):
+        write_driver_profile(path, profile, None)
+    path.write_text("{}")
+    with pytest.raises(ValueError, match="is not a driver profile: reference statistics must"):
+        read_driver_profile(path)
