@@ -1,7 +1,8 @@
 """Federated decision forests on TFF: a federated random forest and federated gradient boosting.
 
-Clients grow trees on-device with TF-DF (outside TFF, like local training), turn them into the
-fixed-shape `TreeEnsemble` tensors and only those tensors travel, as TFF values placed at CLIENTS.
+Clients grow trees on-device with TF-DF (outside TFF, like local training; each forest fit runs in
+the TF-DF fit worker process, `tff_train.physio.fit_worker`), turn them into the fixed-shape
+`TreeEnsemble` tensors and only those tensors travel, as TFF values placed at CLIENTS.
 
 - Federated forest (`train_federated_forest`): each client grows `num_trees_per_client` trees and
   sends them with each tree's accuracy on its local validation split and its example count. The
@@ -24,6 +25,8 @@ Both return `FederatedStats` with the bytes each client sent (sum of its tensors
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -33,6 +36,7 @@ import tensorflow as tf
 from forests.ensemble import TREE_FIELDS, TreeEnsemble, max_nodes_for_depth
 from forests.extraction import from_tfdf, from_tfdf_regression
 from forests.graph import forest_outputs_tf
+from tff_train.physio.fit_worker import run_in_fit_worker
 from tff_train.physio.tasks import ClientDataset
 from tff_train.runtime.tff_runtime import import_tff
 
@@ -161,15 +165,52 @@ def _dataset(x: np.ndarray, y: np.ndarray) -> object:
 def grow_local_forest(
     x: np.ndarray, y: np.ndarray, config: ForestConfig, seed: int, feature_names: Sequence[str]
 ) -> TreeEnsemble:
-    """On-device TF-DF random forest as an 'rf' TreeEnsemble. x: float32[n,F], y: int[n]."""
-    import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, on-device step only)
+    """On-device TF-DF random forest as an 'rf' TreeEnsemble. x: float32[n,F], y: int[n].
+
+    The fit runs in the TF-DF fit worker process (`fit_local_forest_npz` there), so this process
+    never imports TF-DF; the trees are those an in-process fit grows.
+    """
+    return ensemble_from_npz(run_in_fit_worker(
+        "tff_train.physio.federated_forest:fit_local_forest_npz",
+        np.asarray(x, np.float32), np.asarray(y, np.int64), config, int(seed),
+        tuple(feature_names)))
+
+
+def fit_local_forest_npz(
+    x: np.ndarray, y: np.ndarray, config: ForestConfig, seed: int, feature_names: Sequence[str]
+) -> bytes:
+    """The in-process TF-DF fit of `grow_local_forest`; returns its 'rf' TreeEnsemble as npz.
+
+    x: float32[n,F]; y: int[n]. Imports TF-DF: meant to run in the fit worker.
+    """
+    import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, fit worker only)
 
     model = tfdf.keras.RandomForestModel(
         num_trees=config.num_trees_per_client, max_depth=config.max_depth + 1,
         min_examples=config.min_examples, winner_take_all=config.winner_take_all,
         compute_oob_performances=False, random_seed=seed, verbose=0)
     model.fit(_dataset(x, np.asarray(y, np.int64)), verbose=0)
-    return from_tfdf(model, feature_names=feature_names, num_classes=config.num_classes)
+    return ensemble_to_npz(
+        from_tfdf(model, feature_names=feature_names, num_classes=config.num_classes))
+
+
+def ensemble_to_npz(ensemble: TreeEnsemble) -> bytes:
+    """`TreeEnsemble` -> the bytes of the .npz `TreeEnsemble.save` writes."""
+    buffer = io.BytesIO()
+    np.savez(buffer, header=np.array(json.dumps(ensemble.metadata())), **ensemble.to_arrays())
+    return buffer.getvalue()
+
+
+def ensemble_from_npz(data: bytes) -> TreeEnsemble:
+    """The inverse of `ensemble_to_npz` (validated by `TreeEnsemble`)."""
+    if not isinstance(data, bytes):
+        raise ValueError(f"data must be the bytes of a TreeEnsemble .npz; got "
+                         f"{type(data).__name__}")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        header = json.loads(str(npz["header"]))
+        arrays = {k: npz[k] for k in npz.files if k != "header"}
+    return TreeEnsemble(kind=header["kind"], num_classes=header["num_classes"],
+                        feature_names=tuple(header["feature_names"]), **arrays)
 
 
 def tree_accuracies(ensemble: TreeEnsemble, x: np.ndarray, y: np.ndarray) -> np.ndarray:
