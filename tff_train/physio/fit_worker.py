@@ -94,7 +94,7 @@ class _Worker:
             text = self.log_path.read_text(encoding="utf-8", errors="replace").strip()
             if text:
                 return text[-_LOG_TAIL_CHARS:]
-        return "(empty)"
+        return "(nothing; the empty log is removed)"
 
     def run(self, function: str, args: tuple) -> bytes:
         self.calls += 1
@@ -103,6 +103,9 @@ class _Worker:
             reply = _read_frame(self.process.stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as e:
             reply, broken = None, e
+        except BaseException:  # e.g. Ctrl-C mid-job: its reply would desync the pipe
+            self.stop()
+            raise
         else:
             broken = None
         if reply is None:
@@ -125,7 +128,8 @@ class _Worker:
         return None
 
     def stop(self, keep_log: bool = False) -> None:
-        """Closes the child's stdin (it exits), then SIGKILLs it if it is still running."""
+        """Closes the child's stdin (it exits), then SIGKILLs it if it is still running; removes
+        its log unless `keep_log` and the log is not empty."""
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         if self._wait_exit() is None:
@@ -134,6 +138,8 @@ class _Worker:
             self.process.wait()
         with contextlib.suppress(OSError):
             self.process.stdout.close()
+        with contextlib.suppress(OSError):
+            keep_log = keep_log and self.log_path.stat().st_size > 0  # an empty log says nothing
         if not keep_log:
             with contextlib.suppress(OSError):
                 self.log_path.unlink(missing_ok=True)
@@ -169,9 +175,9 @@ def run_in_fit_worker(function: str, *args: object, fits_per_worker: int = FITS_
         worker = _worker
         try:
             return worker.run(function, args)
-        except FitWorkerError:
-            if worker.process.poll() is not None:  # died: keep its log for the error message
-                worker.stop(keep_log=True)
+        except BaseException as e:
+            if worker.process.poll() is not None:  # stopped or died: the next job starts anew
+                worker.stop(keep_log=isinstance(e, FitWorkerError))  # the error names the log
                 _worker = None
             raise
 

@@ -61,6 +61,21 @@ def test_a_worker_that_dies_is_one_error_and_the_next_job_gets_a_fresh_worker():
     assert _pid(run_in_fit_worker(f"{JOBS}:echo_pid", b"")) != pid
 
 
+def test_an_interrupted_job_discards_the_worker_so_no_stale_reply_is_read(monkeypatch):
+    pid = _pid(run_in_fit_worker(f"{JOBS}:echo_pid", b""))
+
+    def interrupted(stream: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_worker, "_read_frame", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_in_fit_worker(f"{JOBS}:echo_pid", b"stale")
+    monkeypatch.undo()
+    assert fit_worker.fit_worker_pid() is None and not psutil.pid_exists(pid)
+    reply = run_in_fit_worker(f"{JOBS}:echo_pid", b"fresh")
+    assert reply.endswith(b":fresh") and _pid(reply) != pid
+
+
 def test_bad_arguments_name_what_was_expected():
     with pytest.raises(ValueError, match="function must be 'package.module:name'; got 'nocolon'"):
         run_in_fit_worker("nocolon")
