@@ -1,9 +1,10 @@
 """Federated decision forests on WESAD per-window features, leave-subjects-out.
 
 15 subjects = 15 clients; 5 folds of 3 held-out subjects; the 12 training subjects' per-subject
-validation splits (last 20% of each label block, after a 12-window gap) rank the federated trees
-and early-stop the centralised GBT. `--config=configs/physio_wesad.py:binary` is the stress vs
-non-stress task (one logit per boosting step, so twice the rounds for less work).
+validation splits (last 20% of each label block, after a 12-window gap) score the federated trees
+(each candidate on the OTHER clients' splits) and early-stop the centralised GBT.
+`--config=configs/physio_wesad.py:binary` is the stress vs non-stress task (one logit per boosting
+step, so twice the rounds for less work).
 Override any key from the command line, e.g. `--config.federated_rf.keep_top_n=40`.
 """
 
@@ -62,10 +63,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.evaluation.val_gap_windows = 12
 
     config.federated_rf = ml_collections.ConfigDict()
-    config.federated_rf.num_trees_per_client = 10
+    config.federated_rf.num_trees_per_client = 10  # candidates grown by each client
     config.federated_rf.max_depth = 12
+    # Candidates kept, by pooled accuracy on the other clients' validation windows.
     config.federated_rf.keep_top_n = 80
-    config.federated_rf.volume_exponent = 1.0
     config.federated_rf.min_examples = 5
     config.federated_rf.winner_take_all = False
 

@@ -37,8 +37,8 @@ def forest_config(config: ml_collections.ConfigDict, num_classes: int) -> Forest
     try:
         return ForestConfig(
             num_classes=num_classes, num_trees_per_client=c.num_trees_per_client,
-            max_depth=c.max_depth, keep_top_n=c.keep_top_n, volume_exponent=c.volume_exponent,
-            min_examples=c.min_examples, winner_take_all=c.winner_take_all, seed=config.seed)
+            max_depth=c.max_depth, keep_top_n=c.keep_top_n, min_examples=c.min_examples,
+            winner_take_all=c.winner_take_all, seed=config.seed)
     except ValueError as e:
         raise ValueError(f"config.federated_rf: {e}") from None
 

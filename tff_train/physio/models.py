@@ -10,18 +10,21 @@ from collections.abc import Callable, Sequence
 
 import ml_collections
 import numpy as np
-import tensorflow as tf
 
 from forests.ensemble import TreeEnsemble
 from forests.extraction import from_tfdf
 from tff_train.physio.config import MODELS, boosting_config, forest_config
 from tff_train.physio.federated_forest import (
     FederatedStats,
+    ensemble_from_npz,
+    ensemble_to_npz,
     train_federated_boosting,
     train_federated_forest,
 )
+from tff_train.physio.fit_worker import run_in_fit_worker
 from tff_train.physio.tasks import ClientDataset
 
+TFDF_KINDS: tuple[str, ...] = ("centralised_rf", "centralised_gbt")  # fitted by `_fit_tfdf`
 # (predict: float32[n,F] -> int64[n], ensemble (tree models), federated stats (federated models))
 Fitted = tuple[Callable[[np.ndarray], np.ndarray], TreeEnsemble | None, FederatedStats | None]
 
@@ -57,10 +60,6 @@ def _pooled(clients: Sequence[ClientDataset], part: int) -> tuple[np.ndarray, np
     return x, y
 
 
-def _tf_dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
-    return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y)).batch(1024)
-
-
 def _fit_federated_rf(clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
                       feature_names: Sequence[str], num_classes: int) -> Fitted:
     ens, stats = train_federated_forest(clients, forest_config(config, num_classes),
@@ -90,24 +89,54 @@ def _fit_sklearn_rf(clients: Sequence[ClientDataset], config: ml_collections.Con
 def _fit_tfdf(kind: str, clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
               feature_names: Sequence[str], num_classes: int) -> Fitted:
     """TF-DF on the pooled training rows: `kind` "centralised_rf" (RandomForestModel) or
-    "centralised_gbt" (GradientBoostedTreesModel, early-stopped on the pooled validation)."""
-    import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, training only)
+    "centralised_gbt" (GradientBoostedTreesModel, early-stopped on the pooled validation).
 
-    c = config[kind]
-    common = {"num_trees": c.num_trees, "max_depth": c.max_depth + 1,
-              "min_examples": c.min_examples, "random_seed": config.seed, "verbose": 0}
+    The fit runs in the TF-DF fit worker process (`fit_tfdf_npz` there), so this process never
+    imports TF-DF; the trees are those an in-process fit grows.
+    """
+    if kind not in TFDF_KINDS:
+        raise ValueError(f"kind must be one of {list(TFDF_KINDS)}; got {kind!r}")
+    x, y = _pooled(clients, 0)
+    x_val, y_val = _pooled(clients, 1)
+    params = {**config[kind].to_dict(), "seed": int(config.seed)}
+    ens = ensemble_from_npz(run_in_fit_worker(
+        "tff_train.physio.models:fit_tfdf_npz", kind, params, x, y, x_val, y_val,
+        tuple(feature_names), int(num_classes)))
+    return ens.predict, ens, None
+
+
+def fit_tfdf_npz(kind: str, params: dict, x: np.ndarray, y: np.ndarray, x_val: np.ndarray,
+                 y_val: np.ndarray, feature_names: Sequence[str], num_classes: int) -> bytes:
+    """The in-process TF-DF fit of `_fit_tfdf`; returns its TreeEnsemble as npz bytes.
+
+    kind: one of TFDF_KINDS; params: `config[kind]` as a dict plus "seed"; x: float32[n,F],
+    y: int64[n] (training rows); x_val, y_val: the validation rows (GBT early stopping only).
+    Imports TF-DF: meant to run in the fit worker.
+    """
+    import tensorflow as tf  # noqa: PLC0415 (fit worker only)
+    import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, fit worker only)
+
+    if kind not in TFDF_KINDS:
+        raise ValueError(f"kind must be one of {list(TFDF_KINDS)}; got {kind!r}")
+
+    def dataset(xs: np.ndarray, ys: np.ndarray) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices((xs.astype(np.float32), ys)).batch(1024)
+
+    common = {"num_trees": params["num_trees"], "max_depth": params["max_depth"] + 1,
+              "min_examples": params["min_examples"], "random_seed": params["seed"],
+              "verbose": 0}
     fit_kwargs = {}
     if kind == "centralised_rf":
-        model = tfdf.keras.RandomForestModel(winner_take_all=c.winner_take_all,
+        model = tfdf.keras.RandomForestModel(winner_take_all=params["winner_take_all"],
                                              compute_oob_performances=False, **common)
     else:
         model = tfdf.keras.GradientBoostedTreesModel(
-            shrinkage=c.shrinkage, validation_ratio=0.0, early_stopping="LOSS_INCREASE",
+            shrinkage=params["shrinkage"], validation_ratio=0.0, early_stopping="LOSS_INCREASE",
             **common)
-        fit_kwargs["validation_data"] = _tf_dataset(*_pooled(clients, 1))
-    model.fit(_tf_dataset(*_pooled(clients, 0)), verbose=0, **fit_kwargs)
-    ens = from_tfdf(model, feature_names=feature_names, num_classes=num_classes)
-    return ens.predict, ens, None
+        fit_kwargs["validation_data"] = dataset(x_val, y_val)
+    model.fit(dataset(x, y), verbose=0, **fit_kwargs)
+    return ensemble_to_npz(from_tfdf(model, feature_names=feature_names,
+                                     num_classes=num_classes))
 
 
 # name -> fit(clients, config, feature_names, num_classes); one entry per name of MODELS.

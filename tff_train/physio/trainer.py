@@ -1,8 +1,8 @@
 """One physiological experiment: leave-groups-out evaluation of federated and centralised forests.
 
 Models (`MODELS`, any subset via `config.models`, comma-separated):
-  federated_rf    `train_federated_forest` (one client per subject/drive/driver; trees ranked on
-                  each client's own validation split)
+  federated_rf    `train_federated_forest` (one client per subject/drive/driver; each candidate
+                  tree scored on the OTHER clients' validation splits)
   federated_gbt   `train_federated_boosting`
   centralised_rf  TF-DF RandomForestModel on the pooled training rows
   centralised_gbt TF-DF GradientBoostedTreesModel on the pooled training rows, early-stopped on
