@@ -166,7 +166,8 @@ public class PhysioFeaturesTest {
     e = assertThrows(IllegalArgumentException.class, () -> PhysioSpec.fromJson(Json.object(
         Json.parse("{\"window_s\": 60}"), "f")));
     assertEquals("features.json: unknown keys [window_s], missing keys [feature_names, mode] "
-        + "(expected [config, feature_names, mode, source])", e.getMessage());
+        + "(expected [calibration, config, feature_names, mode, population, source])",
+        e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> PhysioFeatureConfig.fromJson(
         Json.object(Json.parse("{\"groups\": [\"eda\", \"eda\"]}"), "f")));
     assertTrue(e.getMessage(), e.getMessage().startsWith("PhysioFeatureConfig.groups must be"));
