@@ -9,7 +9,13 @@
   physio        raw windows -> `extract_window` features (android_bridge.golden_physio)
   models        `tflite_edge.physio_stream.PhysioStream.predict` on golden feature rows: raw
                 model output, renormalised probabilities, DRIVER_STATE3, quality (fraction of
-                finite features); an all-NaN row gives no prediction
+                finite features); an all-NaN row gives no prediction. Model-only: the stream is
+                built on the spec without its calibration/population (a calibrated bundle's rows
+                reach the model as recorded; the calibration has its own section)
+  calibration   per-driver calibration sessions through `emocore.calibration.SessionCalibration`
+                (android_bridge.golden_calibration): the bundle's calibration (when features.json
+                has one) and fixed configs: inputs, float32 outputs, `is_frozen`, session stats and
+                their merge into the prior (the profile update, float64)
   labels        every label space, every `mapping_matrix` (null = no mapping), `to_driver_state`
   fusion        `fuse` under every strategy and `FusionEngine` runs (android_bridge.golden_fusion)
 The Java side cannot run TFLite here, so raw model outputs are recorded and the port checks
@@ -19,10 +25,12 @@ use Python json's tokens.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
+from android_bridge.golden_calibration import calibration_sessions
 from android_bridge.golden_fusion import fusion_cases, fusion_sequences
 from android_bridge.golden_physio import physio_cases
 from emocore.fusion import FusionConfig, to_driver_state
@@ -36,7 +44,7 @@ from tflite_edge.interpreter import TFLiteModel
 from tflite_edge.physio_stream import PhysioStream
 
 GOLDEN_FORMAT = "fedmultiemo-golden-vectors"
-GOLDEN_VERSION = 2
+GOLDEN_VERSION = 3  # 3: the "calibration" section; model cases on the un-calibrated spec
 TOLERANCES = {"features_rel": 1e-5, "probs_abs": 1e-6}
 _NUM_SYNTHETIC_FACES = 3
 
@@ -157,7 +165,10 @@ def _physio_model_golden(bundle: Bundle, spec: PhysioSpec, rows: list[list[float
     name, spec_in, spec_out = _io(bundle, "physio")
     width = len(spec.feature_names)
     model = TFLiteModel(bundle.models["physio"])
-    stream = PhysioStream(spec, model, label_space=space)
+    # Model behaviour only: rows go to the model as recorded (no per-session calibration, which
+    # would also need a driver profile for prior "driver_profile"); see the "calibration" section.
+    model_spec = dataclasses.replace(spec, calibration=None, population=None)
+    stream = PhysioStream(model_spec, model, label_space=space)
     if not rows:  # precomputed features: hand-made rows of the model's width
         rng = np.random.default_rng(0)
         rows = [list(rng.normal(size=width)) for _ in range(4)]
@@ -229,6 +240,7 @@ def golden_vectors(bundle: Bundle, *, seed: int = 0) -> dict[str, Any]:
         "format": GOLDEN_FORMAT, "version": GOLDEN_VERSION, "tolerances": dict(TOLERANCES),
         "face": face, "quantization": _quantization_golden(bundle),
         "physio": {"cases": physio}, "models": {}, "labels": _labels_golden(),
+        "calibration": {"sessions": calibration_sessions(spec, seed)},
     }
     # The "model_outputs" fusion scenario fuses what the real-time loop would: the preferred CPU
     # face model's driver state (quality 1) and the physio prediction (quality = finite fraction).

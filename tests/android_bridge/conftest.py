@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from android_bridge.golden import face_crops
 from converters.bundle import write_bundle
 from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
+from emocore.calibration import CalibrationConfig, ReferenceStats
 from emocore.fusion import FusionConfig
 from emocore.physio import PhysioFeatureConfig, PhysioSpec, feature_names
 from forests.extraction import from_sklearn
@@ -21,6 +23,17 @@ from tff_train.face.model import build_face_cnn
 
 PHYSIO_CONFIG = PhysioFeatureConfig()
 FUSION_CONFIG = FusionConfig(max_age_s=1.5, min_quality=0.3)
+CALIBRATION = CalibrationConfig("zscore", baseline_windows=3, prior_weight=5.0)
+
+
+def physio_spec() -> PhysioSpec:
+    """The tiny bundle's features.json: the 14 default features, z-scored per session against a
+    population prior (so the Java PhysioSpec parses calibration + population end to end)."""
+    names = feature_names(PHYSIO_CONFIG)
+    rng = np.random.default_rng(1)
+    population = ReferenceStats.from_windows(rng.normal(3.0, 2.0, size=(40, len(names))), names)
+    return dataclasses.replace(PhysioSpec.raw_signals(PHYSIO_CONFIG), calibration=CALIBRATION,
+                               population=population)
 
 
 def _face_models() -> dict[str, bytes]:
@@ -52,12 +65,13 @@ def _physio_model() -> bytes:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real bundle: int8 + float32 face CNNs, a forest on the 14 default features."""
+    """A real bundle: int8 + float32 face CNNs, a forest on the 14 default features, a calibrated
+    features.json (`physio_spec`)."""
     tf.keras.utils.set_random_seed(0)
     out = tmp_path_factory.mktemp("android_bridge") / "bundle"
     write_bundle(out, face_models=_face_models(), physio_model=_physio_model(),
                  fusion_config=FUSION_CONFIG,
-                 features=PhysioSpec.raw_signals(PHYSIO_CONFIG).to_json_dict())
+                 features=physio_spec().to_json_dict())
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -13,11 +14,13 @@ import numpy as np
 import pytest
 
 from android_bridge.assets import ASSET_DIR, GOLDEN_NAME, export_assets
+from android_bridge.golden_calibration import NUM_WINDOWS, synthetic_prior
 from converters.bundle import write_bundle
+from emocore.calibration import CalibrationConfig, ReferenceStats, SessionCalibration
 from emocore.fusion import ExclusionKind, FusionConfig, FusionEngine, ModalityReading, fuse
 from emocore.physio import PhysioSpec, Signal, extract_window
 from emocore.quantization import quantize
-from tests.android_bridge.conftest import FUSION_CONFIG, PHYSIO_CONFIG
+from tests.android_bridge.conftest import CALIBRATION, FUSION_CONFIG, PHYSIO_CONFIG, physio_spec
 from tflite_edge.bundle import load_bundle, verify_bundle
 from tflite_edge.face_pipeline import FacePipeline
 from tflite_edge.physio_stream import PhysioStream
@@ -47,7 +50,13 @@ def test_assets_are_a_verified_bundle_with_extras(exported_assets, tiny_bundle):
         assert (exported_assets / name).read_bytes() == (tiny_bundle / name).read_bytes()
     assets = load_bundle(exported_assets)
     assert FusionConfig.from_json(assets.fusion_json) == FUSION_CONFIG
-    assert PhysioSpec.from_json_dict(assets.features) == PhysioSpec.raw_signals(PHYSIO_CONFIG)
+    # The calibrated features.json round-trips exactly (config, population floats).
+    assert assets.features == load_bundle(tiny_bundle).features == physio_spec().to_json_dict()
+    spec = PhysioSpec.from_json_dict(assets.features)
+    assert spec.calibration == CALIBRATION
+    assert spec.population.to_json_dict() == physio_spec().population.to_json_dict()
+    assert dataclasses.replace(spec, population=None) == dataclasses.replace(
+        physio_spec(), population=None)
     assert assets.preprocessing == load_bundle(tiny_bundle).preprocessing
 
 
@@ -88,7 +97,11 @@ def test_golden_physio_windows_and_model_outputs_recompute(exported_assets, gold
                                       err_msg=case["name"])
     assert {"no_signals", "synthetic_ecg_auto_with_gaps", "bvp_resp_inf_no_eda"} <= {
         c["name"] for c in cases}
-    stream = PhysioStream.from_bundle(load_bundle(exported_assets))
+    calibrated = PhysioStream.from_bundle(load_bundle(exported_assets))
+    assert calibrated.calibration is not None  # the tiny bundle calibrates...
+    # ...but the model cases are model-only: rows reach the model as recorded.
+    stream = PhysioStream(dataclasses.replace(calibrated.spec, calibration=None, population=None),
+                          calibrated.model, label_space=calibrated.label_space)
     model_cases = golden["models"]["physio"]["cases"]
     assert model_cases[-1]["prediction"] is None  # all-NaN row: the modality is missing
     qualities = set()
@@ -101,6 +114,59 @@ def test_golden_physio_windows_and_model_outputs_recompute(exported_assets, gold
         assert prediction.quality == record["prediction"]["quality"]
         qualities.add(prediction.quality)
     assert len(qualities) > 1  # windows with missing channels give lower quality
+
+
+def _float32_bits(values) -> np.ndarray:
+    """float32 bit patterns, NaN -> one canonical pattern (JSON keeps no NaN payload/sign)."""
+    x = np.asarray(values, dtype=np.float64).astype(np.float32)
+    return np.where(np.isnan(x), np.float32(np.nan), x).view(np.uint32)
+
+
+def _check_sessions_recompute(sessions: list[dict]) -> None:
+    for case in sessions:
+        config = CalibrationConfig.from_json_dict(case["config"])
+        session = SessionCalibration(config, ReferenceStats.from_json_dict(case["prior"]))
+        dtype = np.float32 if case["input_dtype"] == "float32" else np.float64
+        for t, (row, expected) in enumerate(zip(case["inputs"], case["outputs"], strict=True)):
+            x = np.array(row, dtype=np.float64)
+            assert np.array_equal(x.astype(dtype).astype(np.float64), x, equal_nan=True)
+            with np.errstate(over="ignore"):
+                got = session.apply(x.astype(dtype))
+            np.testing.assert_array_equal(_float32_bits(got), _float32_bits(expected),
+                                          err_msg=f"{case['name']}[{t}]")
+            assert session.is_frozen == case["frozen"][t], (case["name"], t)
+        stats = session.session_stats()
+        assert stats.to_json_dict() == case["session_stats"], case["name"]
+        assert session.prior.merge(stats).to_json_dict() == case["merged"], case["name"]
+
+
+def test_golden_calibration_sessions_recompute(golden):
+    """emocore.calibration reproduces every golden session bit for bit, and the sessions cover
+    the edge cases the Java port must get right."""
+    sessions = golden["calibration"]["sessions"]
+    _check_sessions_recompute(sessions)
+    names = {c["name"]: c for c in sessions}
+    assert set(names) == {"bundle", "zscore_baseline4", "center_running", "zscore_prior_only",
+                          "center_prior_zero_count", "zscore_running_float32",
+                          "zscore_baseline_beyond"}
+    bundle = names["bundle"]
+    assert bundle["source"] == "bundle" and bundle["config"] == CALIBRATION.to_json_dict()
+    assert bundle["prior"] == physio_spec().population.to_json_dict()
+    for case in sessions:
+        assert len(case["inputs"]) == NUM_WINDOWS
+        assert case["prior"]["feature_names"] == list(PhysioSpec.raw_signals(
+            PHYSIO_CONFIG).feature_names)
+    inputs = np.array(bundle["inputs"])
+    assert np.isnan(inputs).any() and np.isposinf(inputs).any() and np.isneginf(inputs).any()
+    assert (~np.isfinite(inputs)).all(axis=0).any()  # a feature that is never finite
+    assert (np.abs(inputs[np.isfinite(inputs)]) > 1e5).any()  # large offsets
+    outputs = np.concatenate([np.array(c["outputs"]) for c in sessions])
+    assert np.isnan(outputs).any() and np.isinf(outputs).any()  # beyond float32 -> inf
+    zero = names["center_prior_zero_count"]
+    assert zero["prior"]["count"][0] == 0.0 and np.isnan(np.array(zero["outputs"])[:, 0]).all()
+    assert names["zscore_prior_only"]["session_stats"]["count"] == [0.0] * inputs.shape[1]
+    assert names["zscore_baseline4"]["frozen"] == [False] * 3 + [True] * (NUM_WINDOWS - 3)
+    assert not any(names["center_running"]["frozen"])
 
 
 def test_golden_fusion_cases_replay_in_python(golden):
@@ -147,18 +213,29 @@ def test_export_refuses_bad_inputs(tiny_bundle, tmp_path):
 
 
 def test_precomputed_features_bundle(tiny_bundle, tmp_path):
-    """A WESAD-style bundle (precomputed features): hand-made physio rows in the golden vectors."""
+    """A WESAD-style bundle (precomputed features) calibrated against the driver's own profile:
+    hand-made physio rows in the golden vectors (the model cases need no profile), and a bundle
+    calibration session on a synthetic driver profile."""
     source = load_bundle(tiny_bundle)
     names = [f"wesad_{i}" for i in range(len(PhysioSpec.raw_signals(PHYSIO_CONFIG).feature_names))]
+    calibration = CalibrationConfig("center", 5, prior="driver_profile", prior_weight=2.0)
+    features = {"mode": "precomputed", "feature_names": names, "source": "wesad",
+                "calibration": calibration.to_json_dict()}
     write_bundle(tmp_path / "bundle",
                  face_models={"int8": source.models["face_int8"].read_bytes()},
                  physio_model=source.models["physio"].read_bytes(), fusion_config=FUSION_CONFIG,
-                 features={"mode": "precomputed", "feature_names": names, "source": "wesad"})
+                 features=features)
     export_assets(tmp_path / "bundle", tmp_path / "out")
     assets = load_bundle(tmp_path / "out" / ASSET_DIR)
+    assert assets.features == features
     assert PhysioSpec.from_json_dict(assets.features).feature_names == tuple(names)
     golden = json.loads((tmp_path / "out" / ASSET_DIR / GOLDEN_NAME).read_text())
     assert len(golden["models"]["physio"]["cases"]) == 5  # 4 hand-made rows + the all-NaN row
+    sessions = golden["calibration"]["sessions"]
+    bundle = sessions[0]
+    assert bundle["name"] == "bundle" and bundle["config"] == calibration.to_json_dict()
+    assert bundle["prior"] == synthetic_prior(tuple(names), 20).to_json_dict()
+    _check_sessions_recompute(sessions)
 
 
 def test_export_main_cli_overwrites_without_golden(tiny_bundle, tmp_path):

@@ -17,8 +17,8 @@ import pytest
 BUILD_SH = Path(__file__).resolve().parents[2] / "android_bridge" / "java" / "build.sh"
 JARS = (Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar"))
 INSTALL_HINT = "apt-get install openjdk-17-jdk-headless junit4"
-SECTIONS = ("face", "quantization", "physio_features", "physio_model", "labels", "fusion",
-            "fusion_sequences")
+SECTIONS = ("face", "quantization", "physio_features", "physio_model", "calibration", "labels",
+            "fusion", "fusion_sequences")
 
 
 def _missing_tools() -> str | None:
@@ -67,10 +67,12 @@ def test_every_golden_vector_is_reproduced(java_run):
     assert report["fusion"]["vectors"] >= 100
     assert report["fusion"]["max_abs_dev"] <= 1e-6
     assert report["physio_features"]["max_rel_dev"] <= 1e-5
+    assert report["calibration"]["vectors"] >= 7  # the bundle's session + 6 fixed ones
 
 
 def test_integer_and_float32_steps_are_bit_exact(java_run):
-    """Scaling, quantization and dequantization are exact integer/IEEE float32 arithmetic."""
+    """Scaling, quantization and dequantization are exact integer/IEEE float32 arithmetic; the
+    calibration (float64 in the Python's order, cast to float32) matches bit for bit."""
     _, report = java_run
-    for name in ("face", "quantization"):
+    for name in ("face", "quantization", "calibration"):
         assert report[name]["bit_exact"] == report[name]["values"], name

@@ -29,8 +29,11 @@ import org.fedmultiemo.bridge.fusion.ModalityReading;
 import org.fedmultiemo.bridge.json.Json;
 import org.fedmultiemo.bridge.labels.LabelSpace;
 import org.fedmultiemo.bridge.labels.LabelSpaces;
+import org.fedmultiemo.bridge.physio.CalibrationConfig;
 import org.fedmultiemo.bridge.physio.PhysioFeatureConfig;
 import org.fedmultiemo.bridge.physio.PhysioFeatures;
+import org.fedmultiemo.bridge.physio.ReferenceStats;
+import org.fedmultiemo.bridge.physio.SessionCalibration;
 import org.fedmultiemo.bridge.physio.Signal;
 import org.fedmultiemo.bridge.quant.QuantizedType;
 import org.fedmultiemo.bridge.quant.Quantization;
@@ -44,7 +47,8 @@ import org.junit.rules.TemporaryFolder;
 /**
  * Reproduces every golden vector of an exported asset directory (android_bridge.golden): face
  * scaling + quantization, quantization cases, physiological features, model-output dequantization
- * and label mapping, label spaces, every fusion strategy and smoothed fusion sequences. Run by
+ * and label mapping, per-driver calibration sessions (bit for bit), label spaces, every fusion
+ * strategy and smoothed fusion sequences. Run by
  * build.sh with {@code --assets DIR}; skipped without {@code -Dfedmultiemo.assets}.
  */
 public class GoldenVectorsTest {
@@ -67,7 +71,7 @@ public class GoldenVectorsTest {
     golden = Json.object(Json.parse(
         ManifestVerifier.readText(assets.source(), "golden.json")), "golden.json");
     assertEquals("fedmultiemo-golden-vectors", golden.get("format"));
-    assertEquals(2L, golden.get("version"));
+    assertEquals(3L, golden.get("version"));
     Map<String, Object> tol = obj(golden.get("tolerances"));
     featureRel = Json.number(tol.get("features_rel"), "features_rel");
     probAbs = Json.number(tol.get("probs_abs"), "probs_abs");
@@ -297,6 +301,100 @@ public class GoldenVectorsTest {
       s.vector(ok & checkModelOutput(s, where, rec, expected, assets.output(file), space));
     }
     assertClean(s, "physio_model");
+  }
+
+  // ------------------------------------------------------------------------------ calibration
+
+  /** A float32 output against its recorded value, by bits (floatToIntBits: NaN == NaN). */
+  private static boolean sameFloat(GoldenReport.Section s, String where, float actual,
+      double expected) {
+    float e = (float) expected;
+    boolean same = Float.floatToIntBits(actual) == Float.floatToIntBits(e)
+        && (Double.isNaN(expected) || (double) e == expected);
+    s.values++;
+    if (same) {
+      s.bitExact++;
+    } else {
+      s.mismatch(where + ": got " + actual + " (bits 0x" + Integer.toHexString(
+          Float.floatToIntBits(actual)) + "), expected " + expected + " (bits 0x"
+          + Integer.toHexString(Float.floatToIntBits(e)) + ")");
+    }
+    return same;
+  }
+
+  private static boolean sameDoubles(GoldenReport.Section s, String where, double[] actual,
+      double[] expected) {
+    boolean ok = s.exact(where + " length", actual.length, expected.length);
+    for (int i = 0; ok && i < actual.length; i++) {
+      ok &= s.exact(where + "[" + i + "]", Double.doubleToLongBits(actual[i]),
+          Double.doubleToLongBits(expected[i]));
+    }
+    return ok;
+  }
+
+  @Test
+  public void calibrationSessions() {
+    GoldenReport.Section s = REPORT.section("calibration");
+    List<String> names = assets.physioSpec().featureNames();
+    boolean sawBundle = false;
+    for (Object c : arr(obj(golden.get("calibration")).get("sessions"))) {
+      Map<String, Object> cs = obj(c);
+      String name = (String) cs.get("name");
+      CalibrationConfig config = CalibrationConfig.fromJson(obj(cs.get("config")));
+      ReferenceStats prior = ReferenceStats.fromJson(obj(cs.get("prior")));
+      boolean ok = s.exact(name + " feature_names", prior.featureNames(), names);
+      if ("bundle".equals(cs.get("source"))) {
+        // The bundle's own calibration, parsed from features.json by EdgeAssets.
+        sawBundle = true;
+        ok &= s.exact(name + " config = features.json calibration", config,
+            assets.physioSpec().calibration());
+        if ("population".equals(config.prior())) {
+          ok &= s.exact(name + " prior = features.json population", prior,
+              assets.physioSpec().population());
+        }
+      }
+      SessionCalibration session = new SessionCalibration(config, prior);
+      boolean float32 = "float32".equals(cs.get("input_dtype"));
+      List<Object> inputs = arr(cs.get("inputs"));
+      List<Object> outputs = arr(cs.get("outputs"));
+      List<Object> frozen = arr(cs.get("frozen"));
+      ok &= s.exact(name + " windows", inputs.size(), outputs.size());
+      for (int t = 0; t < inputs.size(); t++) {
+        double[] x = Json.doubles(inputs.get(t), "inputs");
+        float[] got;
+        if (float32) {
+          float[] x32 = new float[x.length];
+          for (int i = 0; i < x.length; i++) {
+            x32[i] = (float) x[i];
+          }
+          got = session.apply(x32);
+        } else {
+          got = session.apply(x);
+        }
+        double[] expected = Json.doubles(outputs.get(t), "outputs");
+        ok &= s.exact(name + "[" + t + "] length", got.length, expected.length);
+        for (int i = 0; i < Math.min(got.length, expected.length); i++) {
+          ok &= sameFloat(s, name + "[" + t + "] " + names.get(i), got[i], expected[i]);
+        }
+        ok &= s.exact(name + "[" + t + "] frozen", session.isFrozen(), frozen.get(t));
+      }
+      ok &= s.exact(name + " windows_seen", session.windowsSeen(), inputs.size());
+      ReferenceStats stats = session.sessionStats();
+      ReferenceStats want = ReferenceStats.fromJson(obj(cs.get("session_stats")));
+      ok &= sameDoubles(s, name + " session count", stats.count(), want.count());
+      ok &= sameDoubles(s, name + " session mean", stats.mean(), want.mean());
+      ok &= sameDoubles(s, name + " session m2", stats.m2(), want.m2());
+      // The end-of-session profile update (float64: pins the merge's operation order).
+      ReferenceStats merged = prior.merge(stats);
+      ReferenceStats wantMerged = ReferenceStats.fromJson(obj(cs.get("merged")));
+      ok &= sameDoubles(s, name + " merged count", merged.count(), wantMerged.count());
+      ok &= sameDoubles(s, name + " merged mean", merged.mean(), wantMerged.mean());
+      ok &= sameDoubles(s, name + " merged m2", merged.m2(), wantMerged.m2());
+      s.vector(ok);
+    }
+    assertEquals("a bundle session exactly when features.json has a calibration",
+        assets.physioSpec().calibration() != null, sawBundle);
+    assertClean(s, "calibration");
   }
 
   // ------------------------------------------------------------------------------ labels
