@@ -15,6 +15,8 @@ and the TFF trainer (`tff_train.physio.histogram_boosting`), so that both grow t
   the order (and integer sums are what secure aggregation adds).
 - Histograms `int64[K, nodes, F, num_bins + 1, 3]` (channels: gradient, hessian, row count) of
   the rows at each node of one tree level, for the K trees of a boosting iteration at once.
+  Below the root only the left children's are sent; the server gets each right child as its
+  parent's minus its sibling's (exact in integers), which halves the histogram traffic.
 - Split finding (`find_splits`) from summed histograms: gain = GL²/(HL+λ) + GR²/(HR+λ) - G²/(H+λ)
   over every (feature, threshold, missing direction) with at least `min_examples` rows and
   `min_child_hessian` hessian per side; ties go to the lowest feature, then the lowest threshold,
@@ -560,15 +562,21 @@ class BoostingClient:
         self._val_node = np.zeros((len(self.y_val), self.num_outputs), np.int64)
 
     def histograms(self, level: int, active: np.ndarray) -> np.ndarray:
-        """int64[K, 2**level, F, num_bins+1, 3] of the rows at the `active` (bool[K, 2**level])
-        nodes of `level`."""
+        """Histograms of the rows at the `active` (bool[K, 2**level]) nodes of `level`, as sent:
+        int64[K, 1, F, num_bins+1, 3] for the root (level 0), else int64[K, 2**(level-1), F,
+        num_bins+1, 3] of the LEFT child of each parent slot (the server gets each right child
+        as parent - left, exactly: the sums are integers)."""
         offset, nodes = level_offset(level), 2**level
         local = self._node - offset
         at_level = (local >= 0) & (local < nodes)
         kk = np.broadcast_to(np.arange(self.num_outputs), local.shape)
         ok = at_level & active[kk, np.clip(local, 0, nodes - 1)]
-        return node_histograms(self.binned, np.where(ok, local, -1), self._grad, self._hess,
-                               nodes, self.edges.width)
+        if level == 0:
+            return node_histograms(self.binned, np.where(ok, local, -1), self._grad,
+                                   self._hess, 1, self.edges.width)
+        slot = np.where(ok & (local % 2 == 0), local // 2, -1)
+        return node_histograms(self.binned, slot, self._grad, self._hess, nodes // 2,
+                               self.edges.width)
 
     def apply_splits(self, level: int, splits: LevelSplits) -> None:
         """Moves the rows of the split nodes of `level` to their children."""
@@ -621,7 +629,7 @@ class HistogramSource(abc.ABC):
 
     @abc.abstractmethod
     def histograms(self, level: int, active: np.ndarray) -> np.ndarray:
-        """int64[K, 2**level, F, num_bins+1, 3]: summed histograms of the active nodes."""
+        """Summed `BoostingClient.histograms`: the roots (level 0) or the left children."""
 
     @abc.abstractmethod
     def apply_splits(self, level: int, splits: LevelSplits) -> None:
@@ -688,7 +696,8 @@ def boost(source: HistogramSource, edges: BinEdges, config: HistGBTConfig,
     """The server's histogram-GBT loop over `source`; returns the 'gbt' ensemble.
 
     Per iteration: K trees grown level by level (one `source.histograms` call per level, all
-    nodes and all K trees at once; stops early when no node splits), leaf values sent, then the
+    nodes and all K trees at once, right children by subtraction; stops early when no node
+    splits), leaf values sent, then the
     validation loss of the new model read (`early_stopping_rounds` iterations without a lower
     mean validation log-loss stop training and the best prefix is kept; without validation rows
     all `num_trees` iterations are kept).
@@ -731,12 +740,19 @@ def boost(source: HistogramSource, edges: BinEdges, config: HistGBTConfig,
         tree = {"feature": np.full((k, m), -1, np.int32), "bin": np.zeros((k, m), np.int32),
                 "missing_go_right": np.zeros((k, m), bool), "stats": np.zeros((k, m, 3), np.int64)}
         active = np.ones((k, 1), bool)
+        parent_hist = None
         for level in range(config.max_depth):
-            hist = source.histograms(level, active)
+            sent = source.histograms(level, active)
             calls += 1
             offset, nodes = level_offset(level), 2**level
             if level == 0:
+                hist = sent
                 tree["stats"][:, 0] = hist[:, 0, 0].sum(axis=1)
+            else:  # right child = parent - left child; zero for nodes whose parent is a leaf
+                hist = np.empty((k, nodes, *sent.shape[2:]), np.int64)
+                hist[:, 0::2] = sent
+                hist[:, 1::2] = parent_hist - sent
+                hist[~active] = 0
             splits = find_splits(hist, edges, config, active)
             ids = offset + np.arange(nodes)
             tree["feature"][:, ids] = splits.feature
@@ -750,6 +766,7 @@ def boost(source: HistogramSource, edges: BinEdges, config: HistGBTConfig,
                 break
             source.apply_splits(level, splits)
             active = np.repeat(split, 2, axis=1)  # children of split nodes, in heap order
+            parent_hist = hist
         values = np.where(tree["feature"] < 0, leaf_values(tree["stats"], config), 0.0)
         values = values.astype(np.float32)
         source.finish_iteration(values)
