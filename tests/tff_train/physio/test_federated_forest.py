@@ -1,4 +1,4 @@
-"""Federated forest and federated boosting through TFF on tiny data."""
+"""Federated forest through TFF on tiny data (federated GBT: test_histogram_boosting.py)."""
 
 from __future__ import annotations
 
@@ -50,14 +50,8 @@ def test_configs_validate_up_front():
         ff.ForestConfig(num_classes=3, keep_top_n=0)
     with pytest.raises(ValueError, match=r"volume_exponent must be in \[0, 4\]; got -1"):
         ff.ForestConfig(num_classes=3, volume_exponent=-1)
-    with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]; got 0.0"):
-        ff.BoostingConfig(num_classes=3, learning_rate=0.0)
-    with pytest.raises(ValueError, match=r"l2_regularization must be in \[0, 1e6\]; got -1"):
-        ff.BoostingConfig(num_classes=3, l2_regularization=-1)
-    with pytest.raises(ValueError, match="mode must be one of \\('averaged', 'cyclic'\\)"):
-        ff.BoostingConfig(num_classes=3, mode="async")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        ff.BoostingConfig(num_classes=3).rounds = 2
+        ff.ForestConfig(num_classes=3).keep_top_n = 2
 
 
 def test_client_datasets_are_validated():
@@ -99,19 +93,6 @@ def test_top_n_aggregation_keeps_best_trees_by_volume_weighted_quality():
     assert buffer["total_examples"] == 140
 
 
-def test_broadcast_scores_equal_numpy_decision_function():
-    rng = np.random.default_rng(1)
-    model = random_ensemble(rng, "gbt", num_trees=4, num_features=5, num_classes=3, max_depth=3)
-    padded = model.pad(num_trees=6)
-    x = [rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(3, 5)).astype(np.float32)]
-    x[0][0, 1] = np.nan
-    comp = ff.build_broadcast_scores(6, padded.max_nodes, 5, 3, depth=model.max_depth)
-    scores = comp(padded.to_arrays(), x)
-    assert len(scores) == 2
-    for xc, sc in zip(x, scores, strict=True):
-        np.testing.assert_allclose(sc, model.decision_function(xc), atol=1e-5)
-
-
 def test_two_client_federated_forest_beats_chance():
     clients, (x_test, y_test) = _clients(3)
     config = ff.ForestConfig(num_classes=3, num_trees_per_client=6, max_depth=5, keep_top_n=8)
@@ -123,24 +104,6 @@ def test_two_client_federated_forest_beats_chance():
     per_client = 6 * m * (4 + 4 + 4 + 4 + 1 + 3 * 4) + 6 * 4 + 4
     assert stats.uplink_bytes_per_client == [per_client, per_client]
     assert stats.uplink_type.endswith("}@CLIENTS") and "quality=float32[6]" in stats.uplink_type
-
-
-@pytest.mark.parametrize("num_classes,mode", [(3, "averaged"), (2, "cyclic")])
-def test_two_round_federated_boosting_beats_chance(num_classes, mode):
-    clients, (x_test, y_test) = _clients(num_classes, seed=num_classes)
-    config = ff.BoostingConfig(num_classes=num_classes, rounds=2, max_depth=3,
-                               learning_rate=0.5, mode=mode)
-    model, stats = ff.train_federated_boosting(clients, config)
-    k = 1 if num_classes == 2 else num_classes
-    participants = 2 if mode == "averaged" else 1
-    assert model.kind == "gbt" and model.num_trees == 2 * participants * k
-    assert [h["round"] for h in stats.history] == [0, 1]
-    accuracy = np.mean(model.predict(x_test) == y_test)
-    assert accuracy > 1 / num_classes + 0.2, accuracy
-    assert all(b > 0 for b in stats.uplink_bytes_per_client)
-    assert "output_class=int32" in stats.uplink_type and "@CLIENTS" in stats.uplink_type
-    if mode == "cyclic":  # client 0 in round 0, client 1 in round 1: equal traffic
-        assert stats.uplink_bytes_per_client[0] == stats.uplink_bytes_per_client[1]
 
 
 def test_averaged_boosting_weights_client_trees_by_examples():
