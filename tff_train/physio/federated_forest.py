@@ -160,27 +160,19 @@ def _top_trees(candidates: OrderedDict, capacity: int) -> OrderedDict:
 
 
 def build_tree_aggregation(
-    trees_per_client: int, num_nodes: int, leaf_dim: int, capacity: int,
-    volume_exponent: float | None, with_output_class: bool,
+    trees_per_client: int, num_nodes: int, leaf_dim: int, capacity: int, volume_exponent: float,
 ) -> object:
     """A `tff.federated_computation`: client tree tensors @CLIENTS -> top-`capacity` @SERVER.
 
-    Client value: TREE_FIELDS [k,M,...] (+ output_class int32[k]), quality float32[k] (only
-    with `volume_exponent`), num_examples int32. With `volume_exponent` set, trees are kept by
-    score = quality * n**volume_exponent (federated forest); with None every tree scores 0
-    (kept in arrival order) and the report scales leaf values by n_c / sum(n) (boosting).
-    Server value: the same per-tree fields [capacity,...], score float32[capacity] (-inf = empty
-    slot) and total_examples float32.
+    Client value: TREE_FIELDS [k,M,...], quality float32[k], num_examples int32; trees are kept
+    by score = quality * n**volume_exponent. Server value: the same per-tree fields
+    [capacity,...], score float32[capacity] (-inf = empty slot) and total_examples float32.
     """
     tff = import_tff()
     k = trees_per_client
     client_type = _tree_types(tff, k, num_nodes, leaf_dim)
     buffer_type = _tree_types(tff, capacity, num_nodes, leaf_dim)
-    if with_output_class:
-        client_type["output_class"] = tff.TensorType(np.int32, [k])
-        buffer_type["output_class"] = tff.TensorType(np.int32, [capacity])
-    if volume_exponent is not None:
-        client_type["quality"] = tff.TensorType(np.float32, [k])
+    client_type["quality"] = tff.TensorType(np.float32, [k])
     client_type["num_examples"] = tff.TensorType(np.int32)
     buffer_type["score"] = tff.TensorType(np.float32, [capacity])
     buffer_type["total_examples"] = tff.TensorType(np.float32)
@@ -196,8 +188,6 @@ def build_tree_aggregation(
     @tff.tensorflow.computation
     def zero() -> OrderedDict:
         out = _empty_trees(capacity, num_nodes, leaf_dim)
-        if with_output_class:
-            out["output_class"] = tf.zeros([capacity], tf.int32)
         out["score"] = tf.fill([capacity], -np.inf)
         out["total_examples"] = tf.constant(0.0)
         return out
@@ -206,11 +196,7 @@ def build_tree_aggregation(
     def accumulate(buffer: OrderedDict, value: OrderedDict) -> OrderedDict:
         n = tf.cast(value["num_examples"], tf.float32)
         incoming = OrderedDict((name, value[name]) for name in tree_names)
-        if volume_exponent is None:
-            incoming["leaf_value"] = incoming["leaf_value"] * n
-            incoming["score"] = tf.zeros([k])
-        else:
-            incoming["score"] = value["quality"] * tf.pow(n, volume_exponent)
+        incoming["score"] = value["quality"] * tf.pow(n, volume_exponent)
         incoming["total_examples"] = n
         return merge_buffers(buffer, incoming)
 
@@ -220,10 +206,7 @@ def build_tree_aggregation(
 
     @tff.tensorflow.computation(buffer_type)
     def report(buffer: OrderedDict) -> OrderedDict:
-        out = OrderedDict(buffer)
-        if volume_exponent is None:
-            out["leaf_value"] = buffer["leaf_value"] / tf.maximum(buffer["total_examples"], 1.0)
-        return out
+        return OrderedDict(buffer)
 
     @tff.federated_computation(tff.FederatedType(client_type, tff.CLIENTS))
     def aggregate(client_trees: object) -> object:
@@ -232,14 +215,10 @@ def build_tree_aggregation(
     return aggregate
 
 
-def _payload(trees: TreeEnsemble, quality: np.ndarray | None, num_examples: int,
-             with_output_class: bool) -> OrderedDict:
+def _payload(trees: TreeEnsemble, quality: np.ndarray, num_examples: int) -> OrderedDict:
     arrays = trees.to_arrays()
     out = OrderedDict((name, arrays[name]) for name in TREE_FIELDS)
-    if with_output_class:
-        out["output_class"] = arrays["output_class"]
-    if quality is not None:
-        out["quality"] = np.asarray(quality, np.float32)
+    out["quality"] = np.asarray(quality, np.float32)
     out["num_examples"] = np.int32(num_examples)
     return out
 
@@ -275,10 +254,10 @@ def train_federated_forest(
         quality = tree_accuracies(forest, x_val, y_val)
         history.append({"client": c, "mean_tree_val_accuracy": float(quality.mean()),
                         "local_forest_val_accuracy": _accuracy(forest, x_val, y_val)})
-        payloads.append(_payload(forest, quality, len(x), with_output_class=False))
+        payloads.append(_payload(forest, quality, len(x)))
     aggregate = build_tree_aggregation(
         config.num_trees_per_client, num_nodes, config.num_classes, config.keep_top_n,
-        float(config.volume_exponent), with_output_class=False)
+        float(config.volume_exponent))
     buffer = aggregate(payloads)
     kept = _kept(buffer, TREE_FIELDS)
     ensemble = TreeEnsemble(kind="rf", num_classes=config.num_classes, feature_names=names,

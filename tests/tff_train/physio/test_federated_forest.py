@@ -80,9 +80,9 @@ def test_top_n_aggregation_keeps_best_trees_by_volume_weighted_quality():
         trees = random_ensemble(rng, "rf", num_trees=k, num_classes=3, max_depth=3).pad(
             num_nodes=m)
         quality = rng.uniform(0.3, 1.0, size=k).astype(np.float32)
-        payloads.append(ff._payload(trees, quality, n, with_output_class=False))
+        payloads.append(ff._payload(trees, quality, n))
         scores += [(q * np.sqrt(n), c, t) for t, q in enumerate(quality)]
-    aggregate = ff.build_tree_aggregation(k, m, 3, n_keep, 0.5, with_output_class=False)
+    aggregate = ff.build_tree_aggregation(k, m, 3, n_keep, 0.5)
     _assert_only_client_tensors(aggregate)
     buffer = aggregate(payloads)
     best = sorted(scores, reverse=True)[:n_keep]
@@ -104,20 +104,3 @@ def test_two_client_federated_forest_beats_chance():
     per_client = 6 * m * (4 + 4 + 4 + 4 + 1 + 3 * 4) + 6 * 4 + 4
     assert stats.uplink_bytes_per_client == [per_client, per_client]
     assert stats.uplink_type.endswith("}@CLIENTS") and "quality=float32[6]" in stats.uplink_type
-
-
-def test_averaged_boosting_weights_client_trees_by_examples():
-    rng = np.random.default_rng(2)
-    k, m = 2, 15
-    trees = [random_ensemble(rng, "gbt", num_trees=k, num_classes=3, max_depth=2).pad(
-        num_nodes=m) for _ in range(2)]
-    payloads = [ff._payload(t, None, n, with_output_class=True) for t, n in zip(trees, [30, 10],
-                                                                                strict=True)]
-    aggregate = ff.build_tree_aggregation(k, m, 1, 2 * k, None, with_output_class=True)
-    _assert_only_client_tensors(aggregate)
-    buffer = aggregate(payloads)
-    got = sorted(np.round(buffer["leaf_value"].sum(axis=(1, 2)), 5).tolist())
-    want = sorted(np.round(np.concatenate(
-        [trees[0].leaf_value.sum(axis=(1, 2)) * 0.75, trees[1].leaf_value.sum(axis=(1, 2)) * 0.25]),
-        5).tolist())
-    np.testing.assert_allclose(got, want, atol=1e-4)
