@@ -7,8 +7,8 @@ and the TFF trainer (`tff_train.physio.histogram_boosting`), so that both grow t
   `bin_features` maps x to bin b = #{j: t_j <= x} (compared in float32), NaN to the missing bin
   `num_bins`. A split "bin > j" is then exactly `TreeEnsemble`'s "x >= threshold" with threshold
   t_j, so the trees route raw features like the binned training rows. `quantile_edges`: exact
-  quantiles of pooled rows; `sketch_moments` / `sketch_grid` / `sketch_histogram` /
-  `edges_from_sketch`: the summable quantile sketch of the federated trainer (see there).
+  quantiles of pooled rows; `sketch_edges`: the summable quantile sketch of the federated
+  trainer (pooled moments, then rounds of sub-cell counts around each target rank).
 - Gradients in fixed point: softmax (K = num_classes logits) or sigmoid (K = 1, binary) log-loss
   gradients g and hessians h = p(1-p) are rounded to multiples of 2**-GRAD_FRACTION_BITS and
   summed as integers, so a sum over clients equals the sum over their union bit for bit whatever
@@ -38,7 +38,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -48,8 +48,10 @@ GRAD_FRACTION_BITS = 24  # fixed-point resolution of gradients/hessians: 2**-24 
 _SCALE = float(2**GRAD_FRACTION_BITS)
 _MAX_ROWS = 2**52 // 2**GRAD_FRACTION_BITS  # float64 bincount of fixed-point values stays exact
 CHANNELS = ("gradient", "hessian", "count")
-SKETCH_CELLS = 1024  # cells of the federated quantile sketch per feature
-SKETCH_RANGE = 1000.0  # the sketch grid spans |x - mean| <= SKETCH_RANGE · std (asinh-spaced)
+SKETCH_RANGE = 1000.0  # the quantile sketch covers |x - mean| <= SKETCH_RANGE · std
+SKETCH_SUBCELLS = 64  # sub-cells per target interval and round of the quantile sketch
+SKETCH_MAX_ROUNDS = 8  # rounds stop earlier once every target's interval holds few values
+SKETCH_RANK_TOLERANCE = 1 / 16  # ... at most this fraction of a bin's share (or 1 value)
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
@@ -233,38 +235,61 @@ def quantile_edges(x: np.ndarray, num_bins: int) -> BinEdges:
 # ----------------------------------------------------------------- federated quantile sketch
 @dataclasses.dataclass(frozen=True, eq=False)
 class SketchGrid:
-    """The agreed sketch grid: per feature, SKETCH_CELLS cells uniform in u = asinh((x - mean) /
-    scale) over |u| <= asinh(SKETCH_RANGE) (end cells also take what lies beyond). `scale` 0 =
-    a feature with fewer than two distinct values seen (no cells used, no thresholds)."""
+    """The agreed coordinates of the sketch: u = asinh((x - mean) / scale) per feature, clipped
+    to |u| <= asinh(SKETCH_RANGE); `count` = the pooled non-NaN values. `scale` 0 = a feature
+    with fewer than two values or no spread (no thresholds)."""
 
     mean: np.ndarray  # float64[F]
     scale: np.ndarray  # float64[F]
-    cells: int = SKETCH_CELLS
+    count: np.ndarray  # int64[F]
 
     @property
     def num_features(self) -> int:
         """F."""
         return int(self.mean.shape[0])
 
-    def boundaries(self) -> np.ndarray:
-        """float64[F, cells-1]: the x value between cell c and c+1."""
+    def to_u(self, x: np.ndarray) -> np.ndarray:
+        """float[n,F] -> float64[n,F] sketch coordinates (NaN stays NaN)."""
         span = math.asinh(SKETCH_RANGE)
-        u = -span + 2 * span * np.arange(1, self.cells) / self.cells
-        return self.mean[:, None] + self.scale[:, None] * np.sinh(u)[None, :]
+        scale = np.where(self.scale > 0, self.scale, 1.0)
+        u = np.arcsinh((np.asarray(x, np.float64) - self.mean) / scale)
+        return np.clip(u, -span, np.nextafter(span, -np.inf))
+
+    def to_x(self, u: np.ndarray) -> np.ndarray:
+        """float64[F,...] sketch coordinates -> raw feature values."""
+        shape = (-1,) + (1,) * (np.ndim(u) - 1)
+        return self.mean.reshape(shape) + self.scale.reshape(shape) * np.sinh(u)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class QuantileSearch:
+    """Where each target rank j·m/num_bins (j = 1 .. num_bins-1) of each feature lies: in
+    [lo, lo + width) of u, with `below` pooled values under lo; `upto` = values under the end
+    of the interval (known after the first round)."""
+
+    lo: np.ndarray  # float64[F, J]
+    width: float
+    below: np.ndarray  # int64[F, J]
+    upto: np.ndarray  # int64[F, J]
+    targets: np.ndarray  # float64[F, J]
+    num_bins: int
+
+    def wire_nbytes(self) -> int:
+        """Bytes the server sends the clients per round (the intervals' starts and the width)."""
+        return int(self.lo.nbytes + 8)
 
 
 def sketch_moments(x: np.ndarray) -> np.ndarray:
     """Per-feature (count, sum, sum of squares) of the non-NaN values: float[n,F] ->
-    float64[F,3]; summed over clients they give the pooled mean and std (`sketch_grid`)."""
+    float64[F,3]; summed over clients they give the pooled count, mean and std."""
     x = _check_x("x", x).astype(np.float64)
     ok = ~np.isnan(x)
     v = np.where(ok, x, 0.0)
     return np.stack([ok.sum(axis=0), v.sum(axis=0), (v * v).sum(axis=0)], axis=1)
 
 
-def sketch_grid(moments: np.ndarray, cells: int = SKETCH_CELLS) -> SketchGrid:
-    """The grid of summed `sketch_moments`: float64[F,3] -> SketchGrid (scale = pooled std)."""
-    _check_int("cells", cells, 2)
+def sketch_grid(moments: np.ndarray) -> SketchGrid:
+    """The sketch coordinates of summed `sketch_moments` float64[F,3] (scale = pooled std)."""
     m = np.asarray(moments, np.float64)
     if m.ndim != 2 or m.shape[1] != 3 or not np.all(np.isfinite(m)) or np.any(m[:, 0] < 0):
         raise ValueError(f"moments must be finite float[F,3] (count >= 0, sum, sum of squares); "
@@ -273,56 +298,102 @@ def sketch_grid(moments: np.ndarray, cells: int = SKETCH_CELLS) -> SketchGrid:
     mean = m[:, 1] / n
     var = np.maximum(m[:, 2] / n - mean**2, 0.0)
     scale = np.where(m[:, 0] >= 2, np.sqrt(var), 0.0)
-    return SketchGrid(mean=mean, scale=scale, cells=cells)
+    return SketchGrid(mean=mean, scale=scale, count=np.rint(m[:, 0]).astype(np.int64))
 
 
-def sketch_histogram(x: np.ndarray, grid: SketchGrid) -> np.ndarray:
-    """Counts of non-NaN values per sketch cell: float[n,F] -> int64[F, cells] (summable)."""
-    if not isinstance(grid, SketchGrid):
-        raise ValueError(f"grid must be a SketchGrid; got {type(grid).__name__}")
-    x = _check_x("x", x, grid.num_features).astype(np.float64)
+def start_quantile_search(grid: SketchGrid, num_bins: int) -> QuantileSearch:
+    """Round 0 of the search: every target anywhere in the clipped u range."""
+    _check_int("num_bins", num_bins, 2, 65535)
     span = math.asinh(SKETCH_RANGE)
-    out = np.zeros((grid.num_features, grid.cells), np.int64)
-    for f in range(grid.num_features):
-        col = x[:, f][~np.isnan(x[:, f])]
-        if grid.scale[f] <= 0 or col.size == 0:
+    f, j = grid.num_features, num_bins - 1
+    targets = np.arange(1, num_bins)[None, :] * grid.count[:, None] / num_bins
+    zeros = np.zeros((f, j), np.int64)
+    return QuantileSearch(lo=np.full((f, j), -span), width=2 * span, below=zeros,
+                          upto=np.broadcast_to(grid.count[:, None], (f, j)).copy(),
+                          targets=targets.astype(np.float64), num_bins=num_bins)
+
+
+def sketch_counts(x: np.ndarray, grid: SketchGrid, search: QuantileSearch) -> np.ndarray:
+    """One client's counts of values per sub-cell of every target's interval: float[n,F] ->
+    int64[F, num_bins-1, SKETCH_SUBCELLS] (summable)."""
+    if not isinstance(grid, SketchGrid) or not isinstance(search, QuantileSearch):
+        raise ValueError(f"grid and search must be a SketchGrid and a QuantileSearch; got "
+                         f"{type(grid).__name__}, {type(search).__name__}")
+    u = grid.to_u(_check_x("x", x, grid.num_features))
+    f, j = search.lo.shape
+    out = np.zeros((f, j, SKETCH_SUBCELLS), np.int64)
+    step = search.width / SKETCH_SUBCELLS
+    for c in range(f):
+        col = u[:, c][~np.isnan(u[:, c])]
+        if grid.scale[c] <= 0 or col.size == 0:
             continue
-        u = np.arcsinh((col - grid.mean[f]) / grid.scale[f])
-        cell = np.clip(np.floor((u + span) / (2 * span) * grid.cells), 0, grid.cells - 1)
-        out[f] = np.bincount(cell.astype(np.int64), minlength=grid.cells)
+        idx = np.floor((col[:, None] - search.lo[c][None, :]) / step)
+        ok = (idx >= 0) & (idx < SKETCH_SUBCELLS)
+        flat = (np.nonzero(ok)[1] * SKETCH_SUBCELLS + idx[ok]).astype(np.int64)
+        out[c] = np.bincount(flat, minlength=j * SKETCH_SUBCELLS).reshape(j, SKETCH_SUBCELLS)
     return out
 
 
-def edges_from_sketch(histogram: np.ndarray, grid: SketchGrid, num_bins: int) -> BinEdges:
-    """Quantile thresholds from a summed sketch: int64[F, cells] -> BinEdges.
+def refine_search(search: QuantileSearch, counts: np.ndarray) -> QuantileSearch:
+    """Narrows every interval to the sub-cell holding its target (summed `sketch_counts`)."""
+    c = np.asarray(counts)
+    if c.shape != (*search.lo.shape, SKETCH_SUBCELLS) or not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"counts must be int[{search.lo.shape[0]}, {search.lo.shape[1]}, "
+                         f"{SKETCH_SUBCELLS}]; got {c.dtype}{list(c.shape)}")
+    cum = search.below[..., None] + np.cumsum(c, axis=2)
+    reached = cum >= search.targets[..., None]
+    cell = np.where(reached.any(axis=2), reached.argmax(axis=2), SKETCH_SUBCELLS - 1)
+    step = search.width / SKETCH_SUBCELLS
+    upto = np.take_along_axis(cum, cell[..., None], axis=2)[..., 0]
+    below = upto - np.take_along_axis(c, cell[..., None], axis=2)[..., 0]
+    return dataclasses.replace(search, lo=search.lo + cell * step, width=step, below=below,
+                               upto=upto)
 
-    Threshold j (j = 1 .. num_bins-1) is the upper boundary of the first cell where the
-    cumulative count reaches j·m/num_bins (m non-NaN values); boundaries with no value on one
-    side are dropped. It approximates the pooled quantiles to within one cell: every threshold
-    is a cell boundary, so a bin may hold up to one cell's rows more or less than m/num_bins.
-    """
-    _check_int("num_bins", num_bins, 2, 65535)
-    if not isinstance(grid, SketchGrid):
-        raise ValueError(f"grid must be a SketchGrid; got {type(grid).__name__}")
-    h = np.asarray(histogram)
-    if h.shape != (grid.num_features, grid.cells) or not np.issubdtype(h.dtype, np.integer):
-        raise ValueError(f"histogram must be int[{grid.num_features}, {grid.cells}]; got "
-                         f"{h.dtype}{list(h.shape)}")
-    bounds = grid.boundaries()
+
+def search_edges(search: QuantileSearch, grid: SketchGrid) -> BinEdges:
+    """Thresholds at the end of each target's interval, rounded up to float32 (the interval's
+    values go left); thresholds with no pooled value on one side are dropped."""
+    x = grid.to_x(search.lo + search.width)
     out = []
     for f in range(grid.num_features):
-        cum = np.cumsum(h[f])
-        m = cum[-1]
-        if m == 0 or grid.scale[f] <= 0:
-            out.append(np.zeros(0, np.float32))
-            continue
-        targets = np.arange(1, num_bins) * m / num_bins
-        cell = np.searchsorted(cum, targets, side="left")
-        cell = np.unique(cell[(cell < grid.cells - 1)])
-        cell = cell[(cum[cell] > 0) & (cum[cell] < m)]
-        t = np.unique(bounds[f, cell].astype(np.float32))
+        keep = (search.upto[f] > 0) & (search.upto[f] < grid.count[f]) & (grid.scale[f] > 0)
+        end = x[f][keep]
+        t = end.astype(np.float32)
+        t = np.where(t < end, np.nextafter(t, np.float32(np.inf)), t)  # never below the end
+        t = np.unique(t)
         out.append(t[np.isfinite(t)])
-    return BinEdges(tuple(out), num_bins)
+    return BinEdges(tuple(out), search.num_bins)
+
+
+def sketch_edges(parts: Sequence[np.ndarray], num_bins: int,
+                 total: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> BinEdges:
+    """Bin edges from a summable quantile sketch of the rows of `parts` (float[n_c,F] each).
+
+    `total` adds one array per part (default: numpy sum; the federated trainer passes a
+    `tff.federated_sum`). Calls: one for the moments (pooled count, mean, std of each feature:
+    the coordinates u = asinh((x - mean) / std)), then rounds of counts of values in
+    SKETCH_SUBCELLS sub-cells of the interval holding each target rank j·m/num_bins, each round
+    narrowing the interval to the sub-cell that holds the target, until every interval holds at
+    most max(1, SKETCH_RANK_TOLERANCE·m/num_bins) values or is narrower than 1e-6 relative (a
+    repeated value), or after SKETCH_MAX_ROUNDS rounds. The
+    thresholds are the intervals' ends, so each is off the pooled quantile by at most the
+    values left in its interval. Only pooled counts reach the server.
+    """
+    if not parts:
+        raise ValueError("parts must be a non-empty sequence of float[n,F] arrays")
+    add = total or (lambda values: np.sum(np.stack(values), axis=0))
+    grid = sketch_grid(add([sketch_moments(p) for p in parts]))
+    search = start_quantile_search(grid, num_bins)
+    tolerance = np.maximum(1, np.floor(SKETCH_RANK_TOLERANCE * grid.count / num_bins))
+    used = grid.scale > 0
+    for _ in range(SKETCH_MAX_ROUNDS):
+        search = refine_search(search, add([sketch_counts(p, grid, search) for p in parts]))
+        lo, hi = grid.to_x(search.lo), grid.to_x(search.lo + search.width)
+        resolved = ((search.upto - search.below <= tolerance[:, None])  # few values left
+                    | (hi - lo <= 1e-6 * np.maximum(1.0, np.abs(hi))))  # a point mass
+        if np.all(resolved[used]):
+            break
+    return search_edges(search, grid)
 
 
 # --------------------------------------------------------------------------- gradients

@@ -51,20 +51,32 @@ def test_quantile_edges_are_increasing_capped_and_skip_useless_features():
     assert padded.shape == (4, 7) and np.isinf(padded[1]).all()
 
 
-def test_federated_sketch_is_additive_and_close_to_pooled_quantiles():
+def test_quantile_sketch_is_additive_and_matches_pooled_quantiles():
     rng = np.random.default_rng(2)
-    parts = [rng.normal(loc, scale, size=(n, 2)).astype(np.float32)
+    parts = [rng.normal(loc, scale, size=(n, 3)).astype(np.float32)
              for loc, scale, n in ((0, 1, 500), (3, 0.5, 300), (-2, 2, 700))]
+    for p in parts:  # a heavy tail and a few distinct values
+        p[:, 1] = np.exp(3 * p[:, 1])
+        p[:, 2] = np.round(p[:, 2])
+    parts[0][:100, 0] = np.nan
     pooled = np.concatenate(parts)
     grid = hb.sketch_grid(sum(hb.sketch_moments(p) for p in parts))
-    np.testing.assert_allclose(grid.mean, np.nanmean(pooled, axis=0), rtol=1e-6)
-    summed = sum(hb.sketch_histogram(p, grid) for p in parts)
-    np.testing.assert_array_equal(summed, hb.sketch_histogram(pooled, grid))
-    edges = hb.edges_from_sketch(summed, grid, 16)
-    counts = np.bincount(hb.bin_features(pooled, edges)[:, 0], minlength=17)[:16]
-    # Each bin near 1/16 of the rows (within a sketch cell's worth), no empty bins.
-    assert counts.sum() == len(pooled) and counts.min() > 0
-    assert np.abs(counts / len(pooled) - 1 / 16).max() < 0.02, counts
+    np.testing.assert_allclose(grid.mean, np.nanmean(pooled.astype(np.float64), axis=0),
+                               rtol=1e-9)
+    search = hb.start_quantile_search(grid, 16)
+    summed = sum(hb.sketch_counts(p, grid, search) for p in parts)
+    np.testing.assert_array_equal(summed, hb.sketch_counts(pooled, grid, search))
+    edges = hb.sketch_edges(parts, 16)
+    exact = hb.quantile_edges(pooled, 16)
+    for f in (0, 1):  # continuous features: every bin holds ~1/16 of the values
+        counts = np.bincount(hb.bin_features(pooled, edges)[:, f], minlength=17)[:16]
+        assert edges.counts[f] == 15 and np.abs(counts / counts.sum() - 1 / 16).max() < 0.002
+    # Few distinct values: thresholds fall between them and separate at least as many groups
+    # as the exact quantile thresholds (which put a repeated value right, the sketch left).
+    values = np.unique(pooled[:, 2])
+    assert not set(edges.thresholds[2].tolist()) & set(values.tolist())
+    assert (len(np.unique(hb.bin_features(pooled, edges)[:, 2]))
+            >= len(np.unique(hb.bin_features(pooled, exact)[:, 2])))
 
 
 def test_node_histograms_equal_a_brute_force_sum():

@@ -6,10 +6,11 @@ factory (`tff.aggregators.SumFactory()` by default, i.e. `tff.federated_sum`; a 
 factory can be passed unchanged because every per-level value is an integer sum):
 
 1. Bins agreed up front (`federated_bin_edges`): a `federated_sum` of per-feature (count, sum,
-   sum of squares) fixes a shared asinh-spaced grid of `SKETCH_CELLS` cells per feature, a second
-   `federated_sum` adds the clients' cell counts, and the server takes the quantile thresholds of
-   that pooled sketch (`forests.histogram_boosting.edges_from_sketch`: each threshold is within
-   one grid cell of the pooled quantile; the server learns only pooled counts per cell).
+   sum of squares) fixes shared coordinates u = asinh((x - mean) / std); then rounds of
+   `federated_sum`s of the clients' counts in 64 sub-cells of the interval holding each target
+   rank j·m/num_bins narrow every interval 64-fold per round until it holds at most 1/16 of a
+   bin's share of the values, and the thresholds are the intervals' ends
+   (`forests.histogram_boosting.sketch_edges`; the server learns only pooled counts).
 2. Label counts (`federated_sum`) -> the bias (log class priors).
 3. Per boosting iteration and tree level, ONE call: each client's int64 gradient/hessian/count
    histograms [K, nodes, F, num_bins+1, 3] of all K trees at once (the roots, then the left child
@@ -35,17 +36,13 @@ import numpy as np
 
 from forests.ensemble import TreeEnsemble
 from forests.histogram_boosting import (
-    SKETCH_CELLS,
     BinEdges,
     BoostingClient,
     HistGBTConfig,
     HistogramSource,
     LevelSplits,
     boost,
-    edges_from_sketch,
-    sketch_grid,
-    sketch_histogram,
-    sketch_moments,
+    sketch_edges,
 )
 from tff_train.physio.federated_forest import (
     FederatedStats,
@@ -166,14 +163,16 @@ class FederatedSource(HistogramSource):
 
 
 def federated_bin_edges(channel: FederatedChannel, x_train: Sequence[np.ndarray],
-                        num_bins: int, cells: int = SKETCH_CELLS) -> BinEdges:
-    """Bin edges from the clients' summed quantile sketch (two federated sums; see the module
-    docstring). x_train: one float32[n_c,F] per client of `channel`."""
-    grid = sketch_grid(channel.federated_sum([sketch_moments(x) for x in x_train]), cells)
-    channel.broadcast(grid.mean.nbytes + grid.scale.nbytes)
-    counts = channel.federated_sum([sketch_histogram(x, grid) for x in x_train])
-    edges = edges_from_sketch(counts, grid, num_bins)
-    channel.broadcast(edges.padded().nbytes)
+                        num_bins: int) -> BinEdges:
+    """Bin edges from the clients' summed quantile sketch (`forests.histogram_boosting.
+    sketch_edges` with `channel.federated_sum`: 1 + 1..SKETCH_MAX_ROUNDS federated sums).
+    x_train: one float32[n_c,F] per client of `channel`."""
+    calls = channel.calls
+    edges = sketch_edges(x_train, num_bins, channel.federated_sum)
+    rounds = channel.calls - calls - 1
+    f, j = edges.num_features, num_bins - 1
+    # Server -> clients: the coordinates (mean, std), each round's intervals, the thresholds.
+    channel.broadcast(2 * f * 8 + rounds * (f * j * 8 + 8) + edges.padded().nbytes)
     return edges
 
 

@@ -69,18 +69,21 @@ def test_sketched_bins_equal_the_sketch_of_the_union_and_traffic_is_counted():
     config = hb.HistGBTConfig(num_classes=3, num_trees=trees, max_depth=1, num_bins=num_bins,
                               learning_rate=0.3, early_stopping_rounds=0)
     fed, stats = fh.train_federated_hist_gbt(clients, config)
-    grid = hb.sketch_grid(hb.sketch_moments(x))
-    edges = hb.edges_from_sketch(hb.sketch_histogram(x, grid), grid, num_bins)
+    sums = []
+    edges = hb.sketch_edges([c[0] for c in clients], num_bins,
+                            lambda v: sums.append(1) or np.sum(np.stack(v), axis=0))
     cen = hb.fit_histogram_gbt(x, y, edges, config, xv, yv).ensemble
     for name in TREE_FIELDS:
         np.testing.assert_allclose(getattr(fed, name), getattr(cen, name), atol=1e-6, rtol=0)
-    # Calls: moments, sketch, labels, validation of the bias, then per tree its root level
-    # (depth 1) and its validation.
-    assert stats.rounds == 4 + 2 * trees and stats.num_trees == trees * k
-    up = (f * 3 * 8 + f * hb.SKETCH_CELLS * 8 + 3 * 8 + (trees + 1) * 3 * 8
-          + trees * k * 1 * f * (num_bins + 1) * 3 * 8)
+    # Calls: moments, the sketch rounds, labels, validation of the bias, then per tree its root
+    # level (depth 1) and its validation.
+    r = len(sums) - 1  # sketch rounds after the moments
+    assert 1 <= r <= hb.SKETCH_MAX_ROUNDS
+    assert stats.rounds == 1 + r + 2 + 2 * trees and stats.num_trees == trees * k
+    up = (f * 3 * 8 + r * f * (num_bins - 1) * hb.SKETCH_SUBCELLS * 8 + 3 * 8
+          + (trees + 1) * 3 * 8 + trees * k * 1 * f * (num_bins + 1) * 3 * 8)
     assert stats.uplink_bytes_per_client == [up] * 3
-    down = (2 * f * 8 + f * (num_bins - 1) * 4 + k * 4
+    down = (2 * f * 8 + r * (f * (num_bins - 1) * 8 + 8) + f * (num_bins - 1) * 4 + k * 4
             + trees * (k * 1 * 9 + k * config.max_nodes * 4))
     assert stats.downlink_bytes_per_client == [down] * 3
     assert "SumFactory" in stats.uplink_type
