@@ -3,9 +3,10 @@
 `python -m benchmarks.physio_fl --data_root=../shared/data --out=FILE.json`
 Tasks: `wesad3` and `wesad_binary` (configs/physio_wesad.py and its `binary` variant: 15
 subject clients, 5 folds of 3 held-out subjects) and `drivedb3` (configs/physio_drivedb.py: one
-client per labelled drive, 4 leave-drives-out folds). Models: federated_rf, federated_gbt,
-centralised_rf, centralised_gbt, sklearn_rf, all trained on the same rows of the training
-subjects; the held-out subjects are only predicted. Accuracy and macro-F1 pool the held-out
+client per labelled drive, 4 leave-drives-out folds). Models: federated_rf, federated_gbt
+(histogram GBT), centralised_rf, centralised_gbt (TF-DF), centralised_hist_gbt (the numpy
+histogram GBT of federated_gbt on pooled rows), sklearn_rf, all trained on the same rows of the
+training subjects; the held-out subjects are only predicted. Accuracy and macro-F1 pool the held-out
 predictions of all folds.
 Output: `{task: {model: {"accuracy", "macro_f1"}}}` plus `training_time_s` (per task and model,
 summed over folds), `bytes_per_client` (federated models: mean uplink/downlink per client and

@@ -21,8 +21,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.federated_rf.num_trees_per_client = 4
     config.federated_rf.max_depth = 4
     config.federated_rf.keep_top_n = 8
-    config.federated_gbt.rounds = 2
+    config.federated_gbt.num_trees = 10
     config.federated_gbt.max_depth = 3
+    config.federated_gbt.learning_rate = 0.3
+    config.federated_gbt.num_bins = 16
     config.centralised_rf.num_trees = 10
     config.centralised_rf.max_depth = 6
     config.centralised_gbt.num_trees = 20

@@ -12,12 +12,14 @@ import ml_collections
 from emocore.calibration import CalibrationConfig, ReferenceStats
 from emocore.physio import PRECOMPUTED, PhysioFeatureConfig, PhysioSpec
 from emodata.synthetic_cohort import CohortConfig
+from forests.histogram_boosting import HistGBTConfig
 from tff_train.config_checks import is_int, require
-from tff_train.physio.federated_forest import BoostingConfig, ForestConfig
+from tff_train.physio.federated_forest import ForestConfig
 from tff_train.physio.tasks import TASKS, PhysioTask
 
 MODELS: tuple[str, ...] = (
-    "federated_rf", "federated_gbt", "centralised_rf", "centralised_gbt", "sklearn_rf")
+    "federated_rf", "federated_gbt", "centralised_rf", "centralised_gbt", "centralised_hist_gbt",
+    "sklearn_rf")
 FEDERATED_MODELS: tuple[str, ...] = ("federated_rf", "federated_gbt")
 FEATURES_JSON = "features.json"  # <workdir>/features.json: PhysioSpec of the trained forests
 
@@ -43,15 +45,15 @@ def forest_config(config: ml_collections.ConfigDict, num_classes: int) -> Forest
         raise ValueError(f"config.federated_rf: {e}") from None
 
 
-def boosting_config(config: ml_collections.ConfigDict, num_classes: int) -> BoostingConfig:
-    """The BoostingConfig of `config.federated_gbt`."""
+def boosting_config(config: ml_collections.ConfigDict, num_classes: int) -> HistGBTConfig:
+    """The HistGBTConfig of `config.federated_gbt` (also used by `centralised_hist_gbt`)."""
     c = config.federated_gbt
     try:
-        return BoostingConfig(
-            num_classes=num_classes, rounds=c.rounds, trees_per_round=c.trees_per_round,
-            max_depth=c.max_depth, learning_rate=c.learning_rate, mode=c.mode,
-            min_examples=c.min_examples, l2_regularization=c.l2_regularization,
-            seed=config.seed)
+        return HistGBTConfig(
+            num_classes=num_classes, num_trees=c.num_trees, max_depth=c.max_depth,
+            learning_rate=c.learning_rate, l2_regularization=c.l2_regularization,
+            min_examples=c.min_examples, num_bins=c.num_bins,
+            early_stopping_rounds=c.early_stopping_rounds)
     except ValueError as e:
         raise ValueError(f"config.federated_gbt: {e}") from None
 
@@ -128,7 +130,7 @@ def validate_physio_config(config: ml_collections.ConfigDict) -> None:
     num_classes = 2 if d.task == "wesad_binary" else 3
     if "federated_rf" in models:
         forest_config(config, num_classes)
-    if "federated_gbt" in models:
+    if "federated_gbt" in models or "centralised_hist_gbt" in models:
         boosting_config(config, num_classes)
     for key in ("centralised_rf", "centralised_gbt", "sklearn_rf"):
         c = config[key]

@@ -1,4 +1,4 @@
-"""Federated decision forests on TFF: a federated random forest and federated gradient boosting.
+"""The federated random forest on TFF (federated boosting: `tff_train.physio.histogram_boosting`).
 
 Clients grow trees on-device with TF-DF (outside TFF, like local training; the random forest fits
 run in the TF-DF fit worker process, `tff_train.physio.fit_worker`), turn them into the
@@ -16,17 +16,8 @@ fixed-shape `TreeEnsemble` tensors and only those tensors (and counts) travel, a
   other clients' validation windows (the grower's own validation windows are excluded: they come
   from the same person and session as its training rows, so they reward trees that fit the grower
   only); the server keeps the `keep_top_n` best.
-- Federated boosting (`train_federated_boosting`): the server's GBT ensemble (padded to a fixed
-  capacity) is sent with `tff.federated_broadcast`; each client scores its data with it inside
-  TFF, then fits K regression trees per local step to the softmax/sigmoid negative gradients with
-  TF-DF (`RandomForestModel(task=REGRESSION, num_trees=1, no bootstrap, all features)` = a CART
-  tree; TF-DF's GradientBoostedTreesModel cannot warm-start from an external ensemble), sets
-  Newton leaf values (Friedman's multi-class step) times `learning_rate`, and uploads the trees.
-  'averaged' mode: every client takes part each round and the server adds the example-weighted
-  average of their trees (leaf values scaled by n_c / sum n); 'cyclic' mode: one client per
-  round, in turn. The initial bias (log class priors) comes from a `tff.federated_sum` of label
-  histograms; appending the aggregated trees to the global ensemble is a numpy step on the server.
-Both return `FederatedStats` with the bytes each client sent (sum of its tensors' nbytes) and got.
+It returns `FederatedStats` with the bytes each client sent (sum of its tensors' nbytes) and got
+(shared with the histogram GBT, `tff_train.physio.histogram_boosting`).
 """
 
 from __future__ import annotations
@@ -40,14 +31,12 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from forests.ensemble import TREE_FIELDS, TreeEnsemble, max_nodes_for_depth
-from forests.extraction import from_tfdf, from_tfdf_regression
+from forests.ensemble import TREE_FIELDS, TreeEnsemble
+from forests.extraction import from_tfdf
 from forests.graph import forest_outputs_tf
 from tff_train.physio.fit_worker import run_in_fit_worker
 from tff_train.physio.tasks import ClientDataset
 from tff_train.runtime.tff_runtime import import_tff
-
-BOOSTING_MODES = ("averaged", "cyclic")
 
 
 def _check_positive_int(name: str, value: object, minimum: int = 1) -> None:
@@ -78,41 +67,6 @@ class ForestConfig:
         _check_positive_int("keep_top_n", self.keep_top_n)
         _check_positive_int("min_examples", self.min_examples)
         _check_positive_int("seed", self.seed, 0)
-
-
-@dataclasses.dataclass(frozen=True)
-class BoostingConfig:
-    """Federated gradient boosting settings; K trees (one per logit) per local step."""
-
-    num_classes: int
-    rounds: int = 5
-    trees_per_round: int = 1
-    max_depth: int = 3
-    learning_rate: float = 0.3
-    mode: str = "averaged"
-    min_examples: int = 5
-    l2_regularization: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_positive_int("num_classes", self.num_classes, 2)
-        _check_positive_int("rounds", self.rounds)
-        _check_positive_int("trees_per_round", self.trees_per_round)
-        _check_positive_int("max_depth", self.max_depth)
-        _check_positive_int("min_examples", self.min_examples)
-        _check_positive_int("seed", self.seed, 0)
-        if not 0.0 < float(self.learning_rate) <= 1.0:
-            raise ValueError(f"learning_rate must be in (0, 1]; got {self.learning_rate}")
-        if not 0.0 <= float(self.l2_regularization) <= 1e6:
-            raise ValueError(
-                f"l2_regularization must be in [0, 1e6]; got {self.l2_regularization}")
-        if self.mode not in BOOSTING_MODES:
-            raise ValueError(f"mode must be one of {BOOSTING_MODES}; got {self.mode!r}")
-
-    @property
-    def num_outputs(self) -> int:
-        """K: 1 logit for binary, num_classes otherwise."""
-        return 1 if self.num_classes == 2 else self.num_classes
 
 
 @dataclasses.dataclass
@@ -227,63 +181,6 @@ def tree_accuracies(ensemble: TreeEnsemble, x: np.ndarray, y: np.ndarray) -> np.
     return (votes == np.asarray(y)[:, None]).mean(axis=0).astype(np.float32)
 
 
-def _probabilities(logits: np.ndarray) -> np.ndarray:
-    """float[n,K] raw scores -> float64[n,K] sigmoid (K=1) or softmax."""
-    z = np.asarray(logits, np.float64)
-    if z.shape[1] == 1:
-        return 1.0 / (1.0 + np.exp(-z))
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _negative_gradients(logits: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
-    """Negative log-loss gradient w.r.t. the raw scores: float64[n,K]."""
-    p = _probabilities(logits)
-    if p.shape[1] == 1:
-        return (np.asarray(y) == 1)[:, None] - p
-    return np.eye(num_classes)[np.asarray(y)] - p
-
-
-def fit_local_boosting_trees(
-    x: np.ndarray, y: np.ndarray, logits: np.ndarray, config: BoostingConfig, seed: int,
-    feature_names: Sequence[str],
-) -> TreeEnsemble:
-    """On-device boosting steps from the global raw scores; returns 'gbt' trees (bias 0).
-
-    x: float32[n,F]; y: int[n]; logits: float32[n,K] of the current global ensemble.
-    `trees_per_round` steps, each fitting K TF-DF regression trees to the negative gradients g,
-    with Newton leaf values (K-1)/K * sum(g) / (sum(|g|(1-|g|)) + l2_regularization) (factor 1
-    for binary), shrunk by `learning_rate`.
-    """
-    import tensorflow_decision_forests as tfdf  # noqa: PLC0415 (heavy, on-device step only)
-
-    k_out = config.num_outputs
-    factor = 1.0 if k_out == 1 else (k_out - 1) / k_out
-    logits = np.array(logits, np.float64)
-    trees = []
-    for step in range(config.trees_per_round):
-        grad = _negative_gradients(logits, y, config.num_classes)
-        for k in range(k_out):
-            model = tfdf.keras.RandomForestModel(
-                task=tfdf.keras.Task.REGRESSION, num_trees=1, max_depth=config.max_depth + 1,
-                min_examples=config.min_examples, bootstrap_training_dataset=False,
-                num_candidate_attributes=-1, compute_oob_performances=False,
-                random_seed=seed + step * k_out + k, verbose=0)
-            model.fit(_dataset(x, grad[:, k].astype(np.float32)), verbose=0)
-            tree = from_tfdf_regression(model, config.num_classes, k, feature_names)
-            leaf = tree.leaf_indices(x)[:, 0]
-            g = grad[:, k]
-            num = np.bincount(leaf, g, minlength=tree.max_nodes)
-            den = np.bincount(leaf, np.abs(g) * (1.0 - np.abs(g)), minlength=tree.max_nodes)
-            den = np.maximum(den + config.l2_regularization, 1e-6)
-            step_value = factor * num / den * config.learning_rate
-            tree = tree.replace(leaf_value=np.where(
-                tree.feature[..., None] < 0, step_value[None, :, None], 0.0))
-            logits[:, k] += step_value[leaf]
-            trees.append(tree)
-    return TreeEnsemble.concat(trees)
-
-
 # --------------------------------------------------------------------------- TFF computations
 def _tree_types(tff: object, num_trees: int, num_nodes: int, leaf_dim: int) -> OrderedDict:
     shape = [num_trees, num_nodes]
@@ -304,124 +201,6 @@ def _empty_trees(num_trees: int, num_nodes: int, leaf_dim: int) -> OrderedDict:
         right=tf.fill(shape, -1), missing_go_right=tf.zeros(shape, tf.bool),
         leaf_value=tf.zeros([*shape, leaf_dim]),
     )
-
-
-def _top_trees(candidates: OrderedDict, capacity: int) -> OrderedDict:
-    """Keeps the `capacity` highest-`score` rows of every per-tree field (ties: earlier first)."""
-    keep = tf.math.top_k(candidates["score"], k=capacity, sorted=True).indices
-    return OrderedDict((name, tf.gather(value, keep)) for name, value in candidates.items())
-
-
-def build_tree_aggregation(
-    trees_per_client: int, num_nodes: int, leaf_dim: int, capacity: int,
-    volume_exponent: float | None, with_output_class: bool,
-) -> object:
-    """A `tff.federated_computation`: client tree tensors @CLIENTS -> top-`capacity` @SERVER.
-
-    Client value: TREE_FIELDS [k,M,...] (+ output_class int32[k]), quality float32[k] (only
-    with `volume_exponent`), num_examples int32. With `volume_exponent` set, trees are kept by
-    score = quality * n**volume_exponent (federated forest); with None every tree scores 0
-    (kept in arrival order) and the report scales leaf values by n_c / sum(n) (boosting).
-    Server value: the same per-tree fields [capacity,...], score float32[capacity] (-inf = empty
-    slot) and total_examples float32.
-    """
-    tff = import_tff()
-    k = trees_per_client
-    client_type = _tree_types(tff, k, num_nodes, leaf_dim)
-    buffer_type = _tree_types(tff, capacity, num_nodes, leaf_dim)
-    if with_output_class:
-        client_type["output_class"] = tff.TensorType(np.int32, [k])
-        buffer_type["output_class"] = tff.TensorType(np.int32, [capacity])
-    if volume_exponent is not None:
-        client_type["quality"] = tff.TensorType(np.float32, [k])
-    client_type["num_examples"] = tff.TensorType(np.int32)
-    buffer_type["score"] = tff.TensorType(np.float32, [capacity])
-    buffer_type["total_examples"] = tff.TensorType(np.float32)
-    tree_names = [n for n in buffer_type if n not in ("score", "total_examples")]
-
-    def merge_buffers(a: OrderedDict, b: OrderedDict) -> OrderedDict:
-        candidates = OrderedDict(
-            (n, tf.concat([a[n], b[n]], axis=0)) for n in [*tree_names, "score"])
-        out = _top_trees(candidates, capacity)
-        out["total_examples"] = a["total_examples"] + b["total_examples"]
-        return out
-
-    @tff.tensorflow.computation
-    def zero() -> OrderedDict:
-        out = _empty_trees(capacity, num_nodes, leaf_dim)
-        if with_output_class:
-            out["output_class"] = tf.zeros([capacity], tf.int32)
-        out["score"] = tf.fill([capacity], -np.inf)
-        out["total_examples"] = tf.constant(0.0)
-        return out
-
-    @tff.tensorflow.computation(buffer_type, client_type)
-    def accumulate(buffer: OrderedDict, value: OrderedDict) -> OrderedDict:
-        n = tf.cast(value["num_examples"], tf.float32)
-        incoming = OrderedDict((name, value[name]) for name in tree_names)
-        if volume_exponent is None:
-            incoming["leaf_value"] = incoming["leaf_value"] * n
-            incoming["score"] = tf.zeros([k])
-        else:
-            incoming["score"] = value["quality"] * tf.pow(n, volume_exponent)
-        incoming["total_examples"] = n
-        return merge_buffers(buffer, incoming)
-
-    @tff.tensorflow.computation(buffer_type, buffer_type)
-    def merge(a: OrderedDict, b: OrderedDict) -> OrderedDict:
-        return merge_buffers(a, b)
-
-    @tff.tensorflow.computation(buffer_type)
-    def report(buffer: OrderedDict) -> OrderedDict:
-        out = OrderedDict(buffer)
-        if volume_exponent is None:
-            out["leaf_value"] = buffer["leaf_value"] / tf.maximum(buffer["total_examples"], 1.0)
-        return out
-
-    @tff.federated_computation(tff.FederatedType(client_type, tff.CLIENTS))
-    def aggregate(client_trees: object) -> object:
-        return tff.federated_aggregate(client_trees, zero(), accumulate, merge, report)
-
-    return aggregate
-
-
-def build_broadcast_scores(
-    num_trees: int, num_nodes: int, num_features: int, num_classes: int, depth: int
-) -> object:
-    """A `tff.federated_computation`: GBT tensors @SERVER, x @CLIENTS -> raw scores @CLIENTS.
-
-    The ensemble is sent with `tff.federated_broadcast` and evaluated on each client's
-    float32[n,F] data with TF ops (the TFLite converter's traversal); returns float32[n,K].
-    """
-    tff = import_tff()
-    num_outputs = 1 if num_classes == 2 else num_classes
-    model_type = _tree_types(tff, num_trees, num_nodes, 1)
-    model_type["bias"] = tff.TensorType(np.float32, [num_outputs])
-    model_type["output_class"] = tff.TensorType(np.int32, [num_trees])
-    x_type = tff.TensorType(np.float32, [None, num_features])
-
-    @tff.tensorflow.computation(model_type, x_type)
-    def client_scores(model: OrderedDict, x: object) -> object:
-        return forest_outputs_tf(x, model, "gbt", num_classes, depth, probabilities=False)
-
-    @tff.federated_computation(
-        tff.FederatedType(model_type, tff.SERVER), tff.FederatedType(x_type, tff.CLIENTS))
-    def broadcast_scores(model: object, x: object) -> object:
-        return tff.federated_map(client_scores, (tff.federated_broadcast(model), x))
-
-    return broadcast_scores
-
-
-def build_label_histogram_sum(num_classes: int) -> object:
-    """A `tff.federated_computation`: float32[C] label counts @CLIENTS -> their sum @SERVER."""
-    tff = import_tff()
-
-    @tff.federated_computation(
-        tff.FederatedType(tff.TensorType(np.float32, [num_classes]), tff.CLIENTS))
-    def label_histogram_sum(counts: object) -> object:
-        return tff.federated_sum(counts)
-
-    return label_histogram_sum
 
 
 def _first_argmax(values: tf.Tensor) -> tf.Tensor:
@@ -570,25 +349,8 @@ def build_candidate_scores(num_candidates: int, trees_per_client: int, num_nodes
     return candidate_scores
 
 
-def _payload(trees: TreeEnsemble, quality: np.ndarray | None, num_examples: int,
-             with_output_class: bool) -> OrderedDict:
-    arrays = trees.to_arrays()
-    out = OrderedDict((name, arrays[name]) for name in TREE_FIELDS)
-    if with_output_class:
-        out["output_class"] = arrays["output_class"]
-    if quality is not None:
-        out["quality"] = np.asarray(quality, np.float32)
-    out["num_examples"] = np.int32(num_examples)
-    return out
-
-
 def _nbytes(payload: OrderedDict) -> int:
     return int(sum(np.asarray(v).nbytes for v in payload.values()))
-
-
-def _kept(buffer: OrderedDict, names: Sequence[str]) -> OrderedDict:
-    keep = np.isfinite(buffer["score"])
-    return OrderedDict((n, np.asarray(buffer[n])[keep]) for n in names)
 
 
 # --------------------------------------------------------------------------- drivers
@@ -679,76 +441,6 @@ def train_federated_forest(
     return ensemble, stats
 
 
-def train_federated_boosting(
-    client_datasets: Sequence[ClientDataset],
-    config: BoostingConfig,
-    feature_names: Sequence[str] | None = None,
-) -> tuple[TreeEnsemble, FederatedStats]:
-    """Federated gradient boosting; returns the server's 'gbt' TreeEnsemble and what was sent.
-
-    client_datasets: per client (x_train float32[n,F], y_train int[n], x_val, y_val); the
-    validation splits only feed `stats.history` (mean client validation accuracy per round).
-    """
-    if not isinstance(config, BoostingConfig):
-        raise ValueError(f"config must be a BoostingConfig; got {type(config).__name__}")
-    width = validate_client_datasets(client_datasets, config.num_classes)
-    names = _feature_names(feature_names, width)
-    num_clients, k_out = len(client_datasets), config.num_outputs
-    num_nodes = max_nodes_for_depth(config.max_depth)
-    per_round_clients = num_clients if config.mode == "averaged" else 1
-    trees_per_client = config.trees_per_round * k_out
-    capacity = config.rounds * per_round_clients * trees_per_client
-    uplink, downlink = [0] * num_clients, [0] * num_clients
-
-    counts = [np.bincount(d[1], minlength=config.num_classes).astype(np.float32)
-              for d in client_datasets]
-    total = np.asarray(build_label_histogram_sum(config.num_classes)(counts), np.float64)
-    for c, h in enumerate(counts):
-        uplink[c] += h.nbytes
-    prior = (total + 1.0) / (total.sum() + config.num_classes)
-    bias = np.log(prior[1:2] / prior[0:1]) if k_out == 1 else np.log(prior)
-    model = TreeEnsemble(
-        kind="gbt", num_classes=config.num_classes, feature_names=names,
-        feature=np.full((1, num_nodes), -1), threshold=np.zeros((1, num_nodes)),
-        left=np.full((1, num_nodes), -1), right=np.full((1, num_nodes), -1),
-        missing_go_right=np.zeros((1, num_nodes), bool),
-        leaf_value=np.zeros((1, num_nodes, 1)), bias=bias, output_class=[0])
-
-    broadcast_scores = build_broadcast_scores(
-        capacity, num_nodes, width, config.num_classes, config.max_depth)
-    aggregate = build_tree_aggregation(
-        trees_per_client, num_nodes, 1, per_round_clients * trees_per_client, None,
-        with_output_class=True)
-    history = []
-    for r in range(config.rounds):
-        clients = list(range(num_clients)) if config.mode == "averaged" else [r % num_clients]
-        server_arrays = model.pad(num_trees=capacity).to_arrays()
-        logits = broadcast_scores(server_arrays, [client_datasets[c][0] for c in clients])
-        payloads = []
-        for c, scores in zip(clients, logits, strict=True):
-            x, y = client_datasets[c][:2]
-            downlink[c] += _nbytes(server_arrays)
-            trees = fit_local_boosting_trees(
-                x, y, scores, config, config.seed + 1000 * c + 100_000 * r, names)
-            payload = _payload(trees.pad(num_nodes=num_nodes), None, len(x),
-                               with_output_class=True)
-            uplink[c] += _nbytes(payload)
-            payloads.append(payload)
-        buffer = aggregate(payloads)
-        kept = _kept(buffer, [*TREE_FIELDS, "output_class"])
-        new_trees = TreeEnsemble(
-            kind="gbt", num_classes=config.num_classes, feature_names=names,
-            bias=np.zeros(k_out, np.float32), **kept)
-        model = _drop_null_trees(TreeEnsemble.concat([model, new_trees]))
-        history.append({"round": r, "num_trees": model.num_trees, "mean_client_val_accuracy":
-                        float(np.mean([_accuracy(model, d[2], d[3]) for d in client_datasets]))})
-    stats = FederatedStats(
-        uplink_bytes_per_client=uplink, downlink_bytes_per_client=downlink,
-        uplink_type=str(aggregate.type_signature.parameter), rounds=config.rounds,
-        num_trees=model.num_trees, history=history)
-    return model, stats
-
-
 def _trim_nodes(forest: TreeEnsemble) -> TreeEnsemble:
     """Drops the trailing node slots no tree reaches (same trees; node axis = used nodes)."""
     used = _used_nodes(forest.feature, forest.left, forest.right)
@@ -770,12 +462,6 @@ def _feature_names(feature_names: Sequence[str] | None, width: int) -> tuple[str
             f"got {len(feature_names)}"
         )
     return tuple(feature_names)
-
-
-def _drop_null_trees(model: TreeEnsemble) -> TreeEnsemble:
-    """Removes zero single-leaf trees (no effect on predictions), keeping at least one tree."""
-    real = np.flatnonzero(~model.is_null_tree())
-    return model.select_trees(real) if real.size else model.select_trees([0])
 
 
 def _accuracy(ensemble: TreeEnsemble, x: np.ndarray, y: np.ndarray) -> float:

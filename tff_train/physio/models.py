@@ -13,15 +13,16 @@ import numpy as np
 
 from forests.ensemble import TreeEnsemble
 from forests.extraction import from_tfdf
+from forests.histogram_boosting import fit_histogram_gbt, quantile_edges
 from tff_train.physio.config import MODELS, boosting_config, forest_config
 from tff_train.physio.federated_forest import (
     FederatedStats,
     ensemble_from_npz,
     ensemble_to_npz,
-    train_federated_boosting,
     train_federated_forest,
 )
 from tff_train.physio.fit_worker import run_in_fit_worker
+from tff_train.physio.histogram_boosting import train_federated_hist_gbt
 from tff_train.physio.tasks import ClientDataset
 
 TFDF_KINDS: tuple[str, ...] = ("centralised_rf", "centralised_gbt")  # fitted by `_fit_tfdf`
@@ -69,9 +70,23 @@ def _fit_federated_rf(clients: Sequence[ClientDataset], config: ml_collections.C
 
 def _fit_federated_gbt(clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
                        feature_names: Sequence[str], num_classes: int) -> Fitted:
-    ens, stats = train_federated_boosting(clients, boosting_config(config, num_classes),
+    ens, stats = train_federated_hist_gbt(clients, boosting_config(config, num_classes),
                                           feature_names)
     return ens.predict, ens, stats
+
+
+def _fit_centralised_hist_gbt(clients: Sequence[ClientDataset],
+                              config: ml_collections.ConfigDict, feature_names: Sequence[str],
+                              num_classes: int) -> Fitted:
+    """The numpy histogram GBT of `federated_gbt` (same `config.federated_gbt` settings) on the
+    pooled training rows, with exact quantile bins of those rows, early-stopped on the pooled
+    client validation splits."""
+    hist_config = boosting_config(config, num_classes)
+    x, y = _pooled(clients, 0)
+    edges = quantile_edges(x, hist_config.num_bins)
+    ens = fit_histogram_gbt(x, y, edges, hist_config, *_pooled(clients, 1),
+                            feature_names=feature_names).ensemble
+    return ens.predict, ens, None
 
 
 def _fit_sklearn_rf(clients: Sequence[ClientDataset], config: ml_collections.ConfigDict,
@@ -145,6 +160,7 @@ FITTERS: dict[str, Callable[..., Fitted]] = {
     "federated_gbt": _fit_federated_gbt,
     "centralised_rf": functools.partial(_fit_tfdf, "centralised_rf"),
     "centralised_gbt": functools.partial(_fit_tfdf, "centralised_gbt"),
+    "centralised_hist_gbt": _fit_centralised_hist_gbt,
     "sklearn_rf": _fit_sklearn_rf,
 }
 

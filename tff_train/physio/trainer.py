@@ -3,10 +3,14 @@
 Models (`MODELS`, any subset via `config.models`, comma-separated):
   federated_rf    `train_federated_forest` (one client per subject/drive/driver; each candidate
                   tree scored on the OTHER clients' validation splits)
-  federated_gbt   `train_federated_boosting`
+  federated_gbt   `train_federated_hist_gbt` (histogram GBT: bins from a federated quantile
+                  sketch, per-level gradient histograms summed with `tff.federated_sum`, trees
+                  early-stopped on the clients' validation splits)
   centralised_rf  TF-DF RandomForestModel on the pooled training rows
   centralised_gbt TF-DF GradientBoostedTreesModel on the pooled training rows, early-stopped on
                   the pooled client validation splits (never on held-out groups)
+  centralised_hist_gbt the numpy histogram GBT of federated_gbt (same settings) on the pooled
+                  training rows with exact quantile bins, early-stopped like centralised_gbt
   sklearn_rf      sklearn RandomForestClassifier on the pooled training rows
 Every model of a fold trains on exactly the same rows: the training groups' `client_datasets`
 train splits (validation = the last `val_fraction` of each (group, label) block, after a gap).

@@ -1,4 +1,4 @@
-"""Federated forest and federated boosting through TFF on tiny data."""
+"""Federated forest through TFF on tiny data (federated GBT: test_histogram_boosting.py)."""
 
 from __future__ import annotations
 
@@ -51,14 +51,8 @@ def test_configs_validate_up_front():
         ff.ForestConfig(num_classes=3, keep_top_n=0)
     with pytest.raises(TypeError, match="volume_exponent"):  # gone: trees are cross-scored
         ff.ForestConfig(num_classes=3, volume_exponent=1.0)
-    with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]; got 0.0"):
-        ff.BoostingConfig(num_classes=3, learning_rate=0.0)
-    with pytest.raises(ValueError, match=r"l2_regularization must be in \[0, 1e6\]; got -1"):
-        ff.BoostingConfig(num_classes=3, l2_regularization=-1)
-    with pytest.raises(ValueError, match="mode must be one of \\('averaged', 'cyclic'\\)"):
-        ff.BoostingConfig(num_classes=3, mode="async")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        ff.BoostingConfig(num_classes=3).rounds = 2
+        ff.ForestConfig(num_classes=3).keep_top_n = 2
 
 
 def test_client_datasets_are_validated():
@@ -81,40 +75,6 @@ def test_client_datasets_are_validated():
                                          r"federated forest \(each candidate tree is scored on "
                                          r"the other clients' validation windows\); got 1"):
         ff.train_federated_forest(clients[:1], ff.ForestConfig(num_classes=3))
-
-
-def test_top_n_aggregation_keeps_best_trees_by_volume_weighted_quality():
-    rng = np.random.default_rng(0)
-    k, m, n_keep = 3, 40, 4
-    payloads, scores = [], []
-    for c, n in enumerate([10, 40, 90]):
-        trees = random_ensemble(rng, "rf", num_trees=k, num_classes=3, max_depth=3).pad(
-            num_nodes=m)
-        quality = rng.uniform(0.3, 1.0, size=k).astype(np.float32)
-        payloads.append(ff._payload(trees, quality, n, with_output_class=False))
-        scores += [(q * np.sqrt(n), c, t) for t, q in enumerate(quality)]
-    aggregate = ff.build_tree_aggregation(k, m, 3, n_keep, 0.5, with_output_class=False)
-    _assert_only_client_tensors(aggregate)
-    buffer = aggregate(payloads)
-    best = sorted(scores, reverse=True)[:n_keep]
-    np.testing.assert_allclose(buffer["score"], [s for s, _, _ in best], rtol=1e-6)
-    for slot, (_, c, t) in enumerate(best):
-        for name in TREE_FIELDS:
-            np.testing.assert_array_equal(buffer[name][slot], payloads[c][name][t])
-    assert buffer["total_examples"] == 140
-
-
-def test_broadcast_scores_equal_numpy_decision_function():
-    rng = np.random.default_rng(1)
-    model = random_ensemble(rng, "gbt", num_trees=4, num_features=5, num_classes=3, max_depth=3)
-    padded = model.pad(num_trees=6)
-    x = [rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(3, 5)).astype(np.float32)]
-    x[0][0, 1] = np.nan
-    comp = ff.build_broadcast_scores(6, padded.max_nodes, 5, 3, depth=model.max_depth)
-    scores = comp(padded.to_arrays(), x)
-    assert len(scores) == 2
-    for xc, sc in zip(x, scores, strict=True):
-        np.testing.assert_allclose(sc, model.decision_function(xc), atol=1e-5)
 
 
 def test_two_client_federated_forest_beats_chance():
@@ -259,36 +219,3 @@ def test_candidate_gather_puts_each_clients_trees_in_its_slot():
                                       np.concatenate([getattr(f, name) for f in forests]))
 
 
-@pytest.mark.parametrize("num_classes,mode", [(3, "averaged"), (2, "cyclic")])
-def test_two_round_federated_boosting_beats_chance(num_classes, mode):
-    clients, (x_test, y_test) = _clients(num_classes, seed=num_classes)
-    config = ff.BoostingConfig(num_classes=num_classes, rounds=2, max_depth=3,
-                               learning_rate=0.5, mode=mode)
-    model, stats = ff.train_federated_boosting(clients, config)
-    k = 1 if num_classes == 2 else num_classes
-    participants = 2 if mode == "averaged" else 1
-    assert model.kind == "gbt" and model.num_trees == 2 * participants * k
-    assert [h["round"] for h in stats.history] == [0, 1]
-    accuracy = np.mean(model.predict(x_test) == y_test)
-    assert accuracy > 1 / num_classes + 0.2, accuracy
-    assert all(b > 0 for b in stats.uplink_bytes_per_client)
-    assert "output_class=int32" in stats.uplink_type and "@CLIENTS" in stats.uplink_type
-    if mode == "cyclic":  # client 0 in round 0, client 1 in round 1: equal traffic
-        assert stats.uplink_bytes_per_client[0] == stats.uplink_bytes_per_client[1]
-
-
-def test_averaged_boosting_weights_client_trees_by_examples():
-    rng = np.random.default_rng(2)
-    k, m = 2, 15
-    trees = [random_ensemble(rng, "gbt", num_trees=k, num_classes=3, max_depth=2).pad(
-        num_nodes=m) for _ in range(2)]
-    payloads = [ff._payload(t, None, n, with_output_class=True) for t, n in zip(trees, [30, 10],
-                                                                                strict=True)]
-    aggregate = ff.build_tree_aggregation(k, m, 1, 2 * k, None, with_output_class=True)
-    _assert_only_client_tensors(aggregate)
-    buffer = aggregate(payloads)
-    got = sorted(np.round(buffer["leaf_value"].sum(axis=(1, 2)), 5).tolist())
-    want = sorted(np.round(np.concatenate(
-        [trees[0].leaf_value.sum(axis=(1, 2)) * 0.75, trees[1].leaf_value.sum(axis=(1, 2)) * 0.25]),
-        5).tolist())
-    np.testing.assert_allclose(got, want, atol=1e-4)

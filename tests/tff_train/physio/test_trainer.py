@@ -49,7 +49,10 @@ def _smoke(**changes: object):
     ({"models": "sklearn_rf,sklearn_rf"}, r"config.models must be .*distinct"),
     ({"federated_rf.keep_top_n": 0},
      r"config.federated_rf: keep_top_n must be an int >= 1; got 0"),
-    ({"federated_gbt.mode": "async"}, r"config.federated_gbt: mode must be one of"),
+    ({"federated_gbt.num_bins": 1},
+     r"config.federated_gbt: num_bins must be an int in \[2, 65535\]; got 1"),
+    ({"models": "centralised_hist_gbt", "federated_gbt.learning_rate": 0.0},
+     r"config.federated_gbt: learning_rate must be a number in \(0.0, 1.0\]; got 0.0"),
     ({"centralised_gbt.shrinkage": 0.0}, r"config.centralised_gbt.shrinkage must be in \(0, 1\]"),
     ({"sklearn_rf.max_depth": 0}, r"config.sklearn_rf.max_depth must be an int in \[1, 30\]"),
 ])
@@ -86,7 +89,7 @@ def test_compact_nodes_keeps_predictions():
 
 
 def test_two_client_federated_run_writes_every_output(tmp_path):
-    config = _smoke(**{"evaluation.run_folds": 1, "federated_gbt.rounds": 1})
+    config = _smoke(**{"evaluation.run_folds": 1, "federated_gbt.num_trees": 2})
     logs: list[str] = []
     results = pt.run_physio_training(config, tmp_path, log=logs.append)
 
@@ -104,7 +107,8 @@ def test_two_client_federated_run_writes_every_output(tmp_path):
     assert fed_rf["uplink_bytes_per_client_mean"] > 0
     # The forest broadcasts its candidates for cross-client scoring: 3 rounds.
     assert fed_rf["downlink_bytes_per_client_max"] > 0 and fed_rf["rounds"] == 3
-    assert fed_gbt["downlink_bytes_per_client_mean"] > 0 and fed_gbt["rounds"] == 1
+    assert fed_gbt["downlink_bytes_per_client_mean"] > 0 and fed_gbt["rounds"] >= 6
+    assert fed_gbt["num_trees_mean"] <= 2 * 3  # at most 2 iterations of 3 trees
     with open(tmp_path / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["model"] for r in rows] == list(pc.MODELS)
