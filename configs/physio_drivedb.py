@@ -17,6 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
     """The drivedb protocol of the physio FL benchmark."""
     config = physio_wesad.get_config()
     config.data.task = "drivedb3"
+    config.calibration.baseline_windows = 120  # 10 min at the 5-s stride (picked on validation)
     config.evaluation.num_folds = 4
     config.evaluation.val_gap_windows = physio_wesad.overlapping_windows(config.features)  # 11
     return config

@@ -16,6 +16,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.synthetic_segment_s = (60, 90)
     config.features.window_s = 20.0
     config.features.stride_s = 5.0
+    # The cohort's drives visit the states in random order (no calm start): no session-start
+    # calibration here; the main job references drivers to their profile instead.
+    config.calibration.method = "none"
     config.evaluation.num_folds = 3
     config.evaluation.val_gap_windows = physio_wesad.overlapping_windows(config.features)  # 3
     config.federated_rf.num_trees_per_client = 4

@@ -44,8 +44,11 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     # Per-driver calibration (emocore.calibration): features referenced to the session's first
     # windows, causal and label-free; the same code runs in training, the edge and Java.
     config.calibration = ml_collections.ConfigDict()
-    config.calibration.method = "none"  # none | center | zscore
-    config.calibration.baseline_windows = 0  # session-start reference (0 = the prior alone)
+    # Defaults = what benchmarks.physio_fl picked on validation subjects (benchmarks/results/
+    # physio_fl.json "calibration"): wesad3 z-score against the first 240 windows (about the
+    # protocol's calm start), binary a running reference, drivedb the first 120 windows (10 min).
+    config.calibration.method = "zscore"  # none | center | zscore
+    config.calibration.baseline_windows = 240  # session-start reference (0 = the prior alone)
     config.calibration.running = False  # True: the reference keeps updating all session
     config.calibration.prior = "population"  # population | driver_profile
     config.calibration.prior_weight = 10.0  # pseudo-windows of the prior in the reference
@@ -108,4 +111,5 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
     if variant == "binary":
         config.data.task = "wesad_binary"
+        config.calibration.running = True
     return config
