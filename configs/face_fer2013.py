@@ -31,14 +31,14 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.stem_width = 32  # stride-2 3x3 conv; 0 = blocks at full 48x48 resolution
     config.model.width = 32  # channels 32-64-128-256
     config.model.depth = 4
-    config.model.convs_per_block = 2
+    config.model.convs_per_block = 1  # 2: 0.466 vs 0.472 PublicTest at 8 rounds, 2.3x slower
     config.model.dense_units = 0
     config.model.dropout = 0.3
     config.model.normalization = "batch"  # "batch" (BatchNorm, recalibrated federatedly) | "none"
     config.model.compute_dtype = "bfloat16"  # training only; eval/export use the float32 twin
 
     config.train = ml_collections.ConfigDict()
-    config.train.rounds = 40
+    config.train.rounds = 60
     config.train.clients_per_round = 10
     config.train.local_epochs = 1
     config.train.rounds_per_epoch = 1  # k > 1: each round 1/k of a client's epoch
