@@ -50,6 +50,7 @@ from tff_train.physio.config import (
     validate_physio_config,
 )
 from tff_train.physio.trainer import run_physio_training
+from tflite_edge.loop_stats import LoopConfig
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
@@ -166,12 +167,13 @@ def build_bundle(config: ml_collections.ConfigDict, cohort: SyntheticCohort,
 
 def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
                        validation: SyntheticDriver, workdir: Path,
-                       features: PhysioFeatureConfig) -> LearnedWeights:
+                       features: PhysioFeatureConfig,
+                       loop_config: LoopConfig = LoopConfig()) -> LearnedWeights:
     """Linear-pool fusion weights (`fit_learned_weights`, log-likelihood) fitted on the edge
     replay of the validation driver's first episode: a driver that trained neither model."""
     episode = validation.episodes[0]
     lines_path = workdir / "fusion_validation_episode.jsonl"
-    run_harness(bundle, episode_source(episode), out_lines=lines_path,
+    run_harness(bundle, episode_source(episode), out_lines=lines_path, loop_config=loop_config,
                 driver_profile=driver_profile(config, features, validation))
     probs: dict[str, list] = {"face": [], "physio": []}
     labels = []
@@ -216,14 +218,15 @@ def driver_profile(config: ml_collections.ConfigDict, features: PhysioFeatureCon
 
 
 def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDriver,
-           workdir: Path, features: PhysioFeatureConfig) -> dict:
+           workdir: Path, features: PhysioFeatureConfig,
+           loop_config: LoopConfig = LoopConfig()) -> dict:
     """Runs the edge harness over the episodes of `unseen`, a driver no model trained on."""
     profile = driver_profile(config, features, unseen)
     summaries, accuracy = [], []
     for k, episode in enumerate(unseen.episodes[:config.replay.episodes]):
         lines_path = workdir / f"replay_episode{k}.jsonl"
         summaries.append(run_harness(bundle, episode_source(episode), out_lines=lines_path,
-                                     driver_profile=profile))
+                                     driver_profile=profile, loop_config=loop_config))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
         accuracy.append(replay_accuracy(lines, episode))
     return {"driver": unseen.driver_id, "accuracy": accuracy, "harness": summaries,
@@ -231,9 +234,17 @@ def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDri
             "episode_s": [unseen.episodes[k].duration_s for k in range(config.replay.episodes)]}
 
 
-def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
-    """Runs the configured stages; writes `summary.json` and prints the results table."""
+def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path, *,
+                 log_incidents: bool = False) -> dict:
+    """Runs the configured stages; writes `summary.json` and prints the results table.
+
+    `log_incidents`: log the edge replays' incidents as they happen (the synthetic drives'
+    sensor dropouts among them); False counts them in the table and summary.json only.
+    """
     validate_pipeline_config(config)
+    if not isinstance(log_incidents, bool):
+        raise ValueError(f"log_incidents must be a bool; got {log_incidents!r}")
+    loop_config = LoopConfig(log_incidents=log_incidents)
     stages = _stages(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -271,7 +282,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
         bundle, models = build_bundle(config, cohort, workdir)
         if config.fusion.strategy == "learned_weights":
             weights = fit_fusion_weights(config, bundle, cohort.drivers[-2], workdir,
-                                         feature_config(config.physio))
+                                         feature_config(config.physio), loop_config)
             bundle, _ = build_bundle(config, cohort, workdir, weights, models)
             summary["fusion_weights"] = weights.to_dict() | {
                 "fitted_on_driver": cohort.drivers[-2].driver_id}
@@ -280,7 +291,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path) -> dict
     if "replay" in stages:
         started = time.perf_counter()
         summary["replay"] = replay(config, bundle, everyone.drivers[-1], workdir,
-                                   feature_config(config.physio))
+                                   feature_config(config.physio), loop_config)
         timings["replay_s"] = time.perf_counter() - started
     summary["timings"] = {k: round(v, 2) for k, v in timings.items()}
     workdir_io.write_json(workdir / "summary.json", summary)

@@ -62,6 +62,11 @@ def results_table(summary: dict, workdir: Path) -> str:
         lines += ["", "  edge latency per call (ms):  " + ", ".join(
             f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f}" for k, v in stages
             if k != "event")]
+        counts = harness["incidents"]["counts"]
+        if counts:
+            lines.append("  replay incidents (counted, not fatal): " + ", ".join(
+                f"{kind} {n}" for kind, n in counts.items())
+                + "  (-v 0 logs each; the synthetic drives include sensor dropouts)")
         lines.append(f"  peak RSS {harness['peak_rss_mb']} MB (this process also trained "
                      "the models; benchmarks.edge_latency measures the edge alone)")
     lines.append(f"  outputs  {workdir.resolve()}  (summary.json, face/learning_curve.png, "

@@ -33,8 +33,14 @@ class LoopConfig:
     incidents_kept: int = 100  # the first ones are kept verbatim in the summary
     log_first: int = 5  # per incident kind: log the first ones, then every `log_every`-th
     log_every: int = 100
+    # False: incidents are counted and kept for the summary but not logged (a caller that
+    # reports the counts itself, e.g. the main job's results table).
+    log_incidents: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.log_incidents, bool):
+            raise ValueError(f"LoopConfig.log_incidents must be a bool; "
+                             f"got {self.log_incidents!r}")
         if not (math.isfinite(self.max_frame_lag_s) and self.max_frame_lag_s > 0):
             raise ValueError(f"LoopConfig.max_frame_lag_s must be a finite number > 0; "
                              f"got {self.max_frame_lag_s!r}")
@@ -106,7 +112,8 @@ class LoopStats:
         count = self.incident_counts[incident.kind]
         if len(self.incidents) < self.config.incidents_kept:
             self.incidents.append(incident)
-        if count <= self.config.log_first or count % self.config.log_every == 0:
+        if self.config.log_incidents and (count <= self.config.log_first
+                                          or count % self.config.log_every == 0):
             logger.warning("t=%.3f s %s [%s] %s (#%d of this kind)", incident.timestamp_s,
                            incident.kind, incident.source, incident.detail, count)
 

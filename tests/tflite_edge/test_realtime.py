@@ -107,6 +107,20 @@ def test_the_loop_survives_planted_faults(bundle_dir, episode):
     assert summary["peak_rss_mb"] > 10
 
 
+def test_incident_logging_can_be_left_to_the_caller(bundle_dir, episode, caplog):
+    events = _planted(episode)
+    with caplog.at_level("WARNING", logger="tflite_edge.realtime"):
+        logged = run_loop(events, _loop(bundle_dir))
+    assert any("invalid_samples [physio:hr]" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tflite_edge.realtime"):
+        quiet = run_loop(events, _loop(bundle_dir, log_incidents=False))
+    assert not [r for r in caplog.records if r.name == "tflite_edge.realtime"]
+    assert quiet["incidents"] == logged["incidents"]  # still counted and kept
+    with pytest.raises(ValueError, match="log_incidents must be a bool; got 0"):
+        LoopConfig(log_incidents=0)
+
+
 def test_stale_and_missing_rules(bundle_dir, episode):
     out = io.StringIO()
     run_loop(_planted(episode), _loop(bundle_dir, out=out))
