@@ -6,8 +6,12 @@
 Protocol (no test rows in training or model selection):
 - Face: the federated FER2013 CNN (int8 TFLite, run under tflite-runtime) on PrivateTest faces;
   FER7 probabilities → driver state.
-- Physiology: a federated random forest (TFF, one client per WESAD subject) trained on subjects
-  S2-S11, probabilities for windows of held-out subjects S15-S17; WESAD3 → driver state.
+- Physiology: the federated forest of configs/physio_wesad.py (`--physio_model`, default the
+  histogram GBT; TFF, one client per WESAD subject) trained on subjects S2-S11 on windows
+  calibrated per subject as the head unit does (the config's `calibration`: causal z-score
+  against the session's first windows, population prior from S2-S11 only; `--calibration=none`
+  for raw features), probabilities for windows of held-out subjects S15-S17; WESAD3 → driver
+  state.
 - Pairing: every PrivateTest face is paired with a random held-out WESAD window that carries the
   same fused label (neutral/positive/negative), with a fixed seed.
 - Learned fusion weights are fitted on validation pairs built the same way from PublicTest faces
@@ -35,6 +39,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks.common import emit, provenance
+from configs import physio_wesad
 from converters.face_to_tflite import convert_face_model
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import (
@@ -47,12 +52,15 @@ from emocore.fusion import (
 )
 from emocore.label_spaces import DRIVER_STATE3, map_labels
 from emodata.fer2013 import fer2013_path, load_fer2013
-from emodata.partitioning import group_partition
 from emodata.wesad import load_wesad_features
 from tff_train.fusion_weights import fit_learned_weights
-from tff_train.physio.federated_forest import ForestConfig, train_federated_forest
+from tff_train.physio.config import calibration_config
+from tff_train.physio.models import fit_model
+from tff_train.physio.tasks import calibrate_groups, client_datasets, load_wesad_task
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 from tflite_edge.interpreter import TFLiteModel
+
+PHYSIO_MODELS = ("federated_gbt", "federated_rf")
 
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data", "Folder with fer2013/, wesad_features/.")
@@ -60,6 +68,10 @@ if __name__ == "__main__":
                         "Trained Keras face model (.keras).")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
     flags.DEFINE_integer("seed", 0, "Pairing / dropout seed.")
+    flags.DEFINE_enum("physio_model", "federated_gbt", list(PHYSIO_MODELS),
+                      "Federated forest of configs/physio_wesad.py.")
+    flags.DEFINE_enum("calibration", "config", ["config", "none"],
+                      "Per-subject calibration: the config's, or none (raw features).")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
 FLAGS = flags.FLAGS
 
@@ -76,19 +88,28 @@ def face_state_probs(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
                                         "face")[1] for x in images])
 
 
-def physio_forest(data_root: str, seed: int) -> tuple[object, object]:
-    """Federated RF over the training subjects (one client each) and the WESAD data."""
-    wesad = load_wesad_features(Path(data_root) / "wesad_features")
-    train = np.isin(wesad.subject_ids, TRAIN_SUBJECTS)
-    parts = group_partition(wesad.subject_ids[train], val_fraction=0.2, seed=seed,
-                            contiguous_val=True)
-    x, y = wesad.features[train], wesad.labels[train]
-    clients = [(x[p.train_indices], y[p.train_indices], x[p.val_indices], y[p.val_indices])
-               for p in parts]
-    config = ForestConfig(num_classes=3, num_trees_per_client=20, max_depth=10, keep_top_n=100,
-                          seed=seed)
-    forest, _ = train_federated_forest(clients, config, feature_names=wesad.feature_names)
-    return forest, wesad
+def physio_forest(data_root: str, seed: int, model: str, calibrate: bool
+                  ) -> tuple[object, np.ndarray, dict]:
+    """The federated `model` of configs/physio_wesad.py over the training subjects (one client
+    each), the (calibrated) float32[N,F] features of every WESAD window, and the settings used."""
+    if model not in PHYSIO_MODELS:
+        raise ValueError(f"model must be one of {list(PHYSIO_MODELS)}; got {model!r}")
+    config = physio_wesad.get_config()
+    config.seed = seed
+    if not calibrate:
+        config.calibration.method = "none"
+    task = load_wesad_task(Path(data_root) / "wesad_features")
+    train_groups = [f"S{s}" for s in TRAIN_SUBJECTS]
+    calibration = calibration_config(config)
+    features, _ = calibrate_groups(task.features, task.groups, calibration, train_groups,
+                                   task.feature_names)
+    clients = client_datasets(task, train_groups, val_fraction=config.evaluation.val_fraction,
+                              val_gap=config.evaluation.val_gap_windows, features=features)
+    _, ensemble, _ = fit_model(model, clients, config, task.feature_names,
+                               task.label_space.num_classes)
+    settings = {"model": model, "calibration": calibration.to_json_dict(),
+                "model_config": config[model].to_dict()}
+    return ensemble, features, settings
 
 
 def pair(face_labels: np.ndarray, window_labels: np.ndarray, rng: np.random.Generator
@@ -128,11 +149,12 @@ def main(argv: Sequence[str]) -> None:
     face_int8 = convert_face_model(keras_model, "int8", calibration_images=calibration,
                                    num_calibration_samples=500)
     try:
-        forest, wesad = physio_forest(FLAGS.data_root, FLAGS.seed)
+        forest, features, physio_settings = physio_forest(
+            FLAGS.data_root, FLAGS.seed, FLAGS.physio_model, FLAGS.calibration == "config")
     finally:
         shutdown_tff_workers()
-    physio_state = to_driver_state(forest.predict_proba(wesad.features).astype(np.float64),
-                                   "wesad3")
+    wesad = load_wesad_features(Path(FLAGS.data_root) / "wesad_features")  # labels, subjects
+    physio_state = to_driver_state(forest.predict_proba(features).astype(np.float64), "wesad3")
     window_state = map_labels(wesad.labels, "wesad3", "driver_state3")
 
     def split(face_split: str, subjects: tuple[int, ...]) -> dict:
@@ -152,6 +174,7 @@ def main(argv: Sequence[str]) -> None:
     result = {
         "provenance": provenance(),
         "protocol": __doc__.split("Protocol")[1].strip(),
+        "physio": physio_settings,
         "pairs": int(len(y)),
         "face_only": float((test["face"].argmax(1) == y).mean()),
         "physio_only": float((test["physio"].argmax(1) == y).mean()),
