@@ -16,6 +16,7 @@ Protocol (no test rows in training or model selection):
   same fused label (neutral/positive/negative), with a fixed seed.
 - Learned fusion weights are fitted on validation pairs built the same way from PublicTest faces
   and the windows of validation subjects S13-S14.
+- The fusion strategy is picked on those validation pairs (`validation_pick`).
 - Dropout: for 25/50/100% of the pairs one modality is missing (face or physio); fusion must then
   fall back to the other, never guess.
 """
@@ -180,6 +181,9 @@ def main(argv: Sequence[str]) -> None:
         "physio_only": float((test["physio"].argmax(1) == y).mean()),
         "fused": {s: fused_accuracy(test["face"], test["physio"], y, c)
                   for s, c in configs.items()},
+        # Model selection happens here (PublicTest faces + S13-S14 windows), never on "fused".
+        "fused_validation": {s: fused_accuracy(val["face"], val["physio"], val["labels"], c)
+                             for s, c in configs.items()},
         "learned_weights": {"modalities": list(learned.modalities),
                             "weights": np.asarray(learned.weights, dtype=float).tolist()},
         "dropout": {},
@@ -199,6 +203,8 @@ def main(argv: Sequence[str]) -> None:
                 "never_below_best_single": {s: bool(a >= max(singles.values()) - 1e-12)
                                             for s, a in fused.items()},
             }
+    pick = max(result["fused_validation"], key=result["fused_validation"].get)
+    result["validation_pick"] = {"strategy": pick, "test_accuracy": result["fused"][pick]}
     result["wall_time_s"] = time.time() - started
     emit(result, FLAGS.out)
 
