@@ -22,8 +22,11 @@ def face_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     face.data.synthetic_drivers = config.cohort.get_ref("num_drivers")
     face.data.synthetic_faces_per_class = config.cohort.get_ref("faces_per_class")
     face.partition.num_clients = 0  # synthetic: one client per training driver
-    face.train.rounds = 10
-    face.train.local_epochs = 3
+    # Chosen on the validation driver's face accuracy (0.757 vs 0.336 for 10 rounds of 3 local
+    # epochs at full resolution): a stride-2 stem makes each epoch cheaper, so more fit in.
+    face.train.rounds = 12
+    face.train.local_epochs = 5
+    face.train.eval_every = 4  # validation/test-driver curve every 4 rounds (and the last)
     face.train.client_learning_rate = 0.003  # client Adam
     face.train.clients_per_round = 24  # all driver clients every round
     face.train.server_optimizer = "sgd"  # sgd (plain FedAvg) | sgdm | adam
@@ -32,9 +35,11 @@ def face_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     face.train.server_learning_rate = 1.0
     face.train.server_momentum = 0.9  # sgdm only
     face.model.width = 16
+    face.model.stem_width = 16  # stride-2 3x3 stem, then the blocks at 24x24
     face.model.convs_per_block = 1
     # 4 blocks: the receptive field spans brows to mouth (3 blocks learn far more slowly).
     face.model.depth = 4
+    face.personalization.steps = 0  # no per-driver fine-tuning in the main job (not reported)
     return face
 
 
@@ -43,13 +48,21 @@ def physio_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     physio = physio_smoke.get_config()
     physio.seed = config.get_ref("seed")
     physio.data.synthetic_drivers = 8  # one client each
-    physio.models = "federated_rf"  # the one federated forest shipped in the bundle
+    # The one federated forest shipped in the bundle: the histogram GBT (held-out drivers 0.948
+    # vs the federated RF's 0.905, same calibration).
+    physio.models = "federated_gbt"
+    physio.federated_gbt.num_trees = 100  # early stopping on the clients' validation windows
+    physio.federated_gbt.learning_rate = 0.1
+    physio.federated_gbt.num_bins = 32
     # Per-driver z-scored features against the driver's profile (emocore.calibration):
     # drivers' baselines differ more than the states move them, and the cohort's drives do not
-    # start calm, so the reference is the profile from one earlier, unlabelled drive.
+    # start calm, so the reference is the profile from one earlier, unlabelled drive, updated
+    # by every window of the current drive (running: absorbs the drive's own offsets; held-out
+    # drivers 0.952 vs 0.948 for the profile alone).
     physio.calibration.method = "zscore"
     physio.calibration.prior = "driver_profile"
     physio.calibration.baseline_windows = 0
+    physio.calibration.running = True
     return physio
 
 

@@ -37,8 +37,8 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_pipeline_config(_CONFIG.value)  # before any worker is started
-    # -v 0 (or higher) also logs each replay incident as it happens.
-    log_incidents = flags.FLAGS.verbosity >= 0
+    # An explicit -v 0 (or higher; absl's default is 0 too) also logs each replay incident.
+    log_incidents = bool(flags.FLAGS["verbosity"].present) and flags.FLAGS.verbosity >= 0
     run_in_worker_session(lambda: run_pipeline(_CONFIG.value, _WORKDIR.value,
                                                log_incidents=log_incidents))
 

@@ -83,7 +83,7 @@ def test_replay_keeps_the_calibration_drive_out(tmp_path):
 
 
 @pytest.mark.slow
-def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd):
+def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd, caplog):
     """A tiny run (3 face clients, 3 physio clients, 3 rounds) must still learn: the physio
     forest and the fused state well above chance (1/3) on the unseen driver's edge replay,
     and the fusion (weights fitted on the validation driver) no worse than either modality."""
@@ -94,8 +94,11 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd):
     config.face.train.local_epochs = 2
     config.face.train.clients_per_round = 3
     config.physio.data.synthetic_drivers = 3
-    summary = run_pipeline(config, tmp_path)
+    with caplog.at_level("WARNING", logger="tflite_edge.realtime"):
+        summary = run_pipeline(config, tmp_path)
     assert (tmp_path / "bundle" / "manifest.json").is_file()
+    # The drives' sensor dropouts are counted in the table, not logged one by one.
+    assert not [r for r in caplog.records if r.name == "tflite_edge.realtime"]
     accuracy = summary["replay"]["accuracy"][0]
     assert accuracy["fused_decisions"] > 200 and accuracy["physio_decisions"] > 200
     assert accuracy["physio"] > 0.6, accuracy
@@ -108,6 +111,9 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd):
     assert "[pipeline] results" in out and "unseen driver" in out
     for row in ("cohort", "train", "bundle", "replay", "total", "physio", "fused", "outputs"):
         assert f"  {row}" in out, row
+    counts = summary["replay"]["harness"][0]["incidents"]["counts"]
+    assert counts.get("invalid_samples", 0) > 0  # the tiny drives have dropouts too
+    assert f"invalid_samples {counts['invalid_samples']}" in out
 
 
 def test_main_job_command_reports_a_nested_config_error(tmp_path):
