@@ -46,11 +46,10 @@ from tff_train.face.loss import face_loss_builder
 from tff_train.face.trainer import face_model_builder, run_face_training
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
-# Overrides of configs/face_fer2013.py ("section.key": value) per variant name.
-# Overrides of the current default (configs/face_fer2013.py: one conv per block since the
-# 60-round face_fl of 2026-12-03; the committed face_recipe_*.json of earlier dates were run
-# against the two-conv default of their day (their provenance commit), so their "overrides"
-# name changes from that default).
+# Overrides ("section.key": value) per variant name of the current default, configs/
+# face_fer2013.py (one conv per block since the 60-round face_fl of 2026-12-03). The committed
+# face_recipe_*.json of earlier dates were run against the two-conv default of their day
+# (their provenance commit), so their "overrides" name changes from that default.
 VARIANTS: dict[str, dict[str, object]] = {
     "stem32": {},  # the default recipe
     "full_resolution": {"model.stem_width": 0},

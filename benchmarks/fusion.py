@@ -53,15 +53,12 @@ from emocore.fusion import (
 )
 from emocore.label_spaces import DRIVER_STATE3, map_labels
 from emodata.fer2013 import fer2013_path, load_fer2013
-from emodata.wesad import load_wesad_features
 from tff_train.fusion_weights import fit_learned_weights
-from tff_train.physio.config import calibration_config
+from tff_train.physio.config import FEDERATED_MODELS, calibration_config
 from tff_train.physio.models import fit_model
-from tff_train.physio.tasks import calibrate_groups, client_datasets, load_wesad_task
+from tff_train.physio.tasks import PhysioTask, calibrate_groups, client_datasets, load_wesad_task
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 from tflite_edge.interpreter import TFLiteModel
-
-PHYSIO_MODELS = ("federated_gbt", "federated_rf")
 
 if __name__ == "__main__":
     flags.DEFINE_string("data_root", "../shared/data", "Folder with fer2013/, wesad_features/.")
@@ -69,7 +66,7 @@ if __name__ == "__main__":
                         "Trained Keras face model (.keras).")
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
     flags.DEFINE_integer("seed", 0, "Pairing / dropout seed.")
-    flags.DEFINE_enum("physio_model", "federated_gbt", list(PHYSIO_MODELS),
+    flags.DEFINE_enum("physio_model", "federated_gbt", sorted(FEDERATED_MODELS),
                       "Federated forest of configs/physio_wesad.py.")
     flags.DEFINE_enum("calibration", "config", ["config", "none"],
                       "Per-subject calibration: the config's, or none (raw features).")
@@ -89,17 +86,17 @@ def face_state_probs(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
                                         "face")[1] for x in images])
 
 
-def physio_forest(data_root: str, seed: int, model: str, calibrate: bool
+def physio_forest(task: PhysioTask, seed: int, model: str, calibrate: bool
                   ) -> tuple[object, np.ndarray, dict]:
-    """The federated `model` of configs/physio_wesad.py over the training subjects (one client
-    each), the (calibrated) float32[N,F] features of every WESAD window, and the settings used."""
-    if model not in PHYSIO_MODELS:
-        raise ValueError(f"model must be one of {list(PHYSIO_MODELS)}; got {model!r}")
+    """The federated `model` of configs/physio_wesad.py over the training subjects of the
+    wesad3 `task` (one client each), the (calibrated) float32[N,F] features of every window, and
+    the settings used."""
+    if model not in FEDERATED_MODELS:
+        raise ValueError(f"model must be one of {sorted(FEDERATED_MODELS)}; got {model!r}")
     config = physio_wesad.get_config()
     config.seed = seed
     if not calibrate:
         config.calibration.method = "none"
-    task = load_wesad_task(Path(data_root) / "wesad_features")
     train_groups = [f"S{s}" for s in TRAIN_SUBJECTS]
     calibration = calibration_config(config)
     features, _ = calibrate_groups(task.features, task.groups, calibration, train_groups,
@@ -149,19 +146,19 @@ def main(argv: Sequence[str]) -> None:
     keras_model = tf.keras.models.load_model(FLAGS.face_model)
     face_int8 = convert_face_model(keras_model, "int8", calibration_images=calibration,
                                    num_calibration_samples=500)
+    wesad = load_wesad_task(Path(FLAGS.data_root) / "wesad_features")
     try:
         forest, features, physio_settings = physio_forest(
-            FLAGS.data_root, FLAGS.seed, FLAGS.physio_model, FLAGS.calibration == "config")
+            wesad, FLAGS.seed, FLAGS.physio_model, FLAGS.calibration == "config")
     finally:
         shutdown_tff_workers()
-    wesad = load_wesad_features(Path(FLAGS.data_root) / "wesad_features")  # labels, subjects
     physio_state = to_driver_state(forest.predict_proba(features).astype(np.float64), "wesad3")
     window_state = map_labels(wesad.labels, "wesad3", "driver_state3")
 
     def split(face_split: str, subjects: tuple[int, ...]) -> dict:
         faces = fer.split(face_split)
         labels = map_labels(faces.labels, "fer7", "driver_state3")
-        windows = np.flatnonzero(np.isin(wesad.subject_ids, subjects))
+        windows = np.flatnonzero(np.isin(wesad.groups, [f"S{s}" for s in subjects]))
         idx = windows[pair(labels, window_state[windows], rng)]
         return {"labels": labels, "face": face_state_probs(face_int8, faces.images),
                 "physio": physio_state[idx]}

@@ -242,9 +242,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path, *,
     sensor dropouts among them); False counts them in the table and summary.json only.
     """
     validate_pipeline_config(config)
-    if not isinstance(log_incidents, bool):
-        raise ValueError(f"log_incidents must be a bool; got {log_incidents!r}")
-    loop_config = LoopConfig(log_incidents=log_incidents)
+    loop_config = LoopConfig(log_incidents=log_incidents)  # validates it
     stages = _stages(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

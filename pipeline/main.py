@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from emocore.cli_output import quiet_unless_verbose
+from emocore.cli_output import quiet_unless_verbose, verbosity_from_argv
 
 # ruff: noqa: E402 (the imports below follow the quiet-output call on purpose)
 if __name__ == "__main__":  # before anything imports TensorFlow: quiet its console output
@@ -37,8 +37,9 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_pipeline_config(_CONFIG.value)  # before any worker is started
-    # An explicit -v 0 (or higher; absl's default is 0 too) also logs each replay incident.
-    log_incidents = bool(flags.FLAGS["verbosity"].present) and flags.FLAGS.verbosity >= 0
+    # The verbose mode of quiet_unless_verbose (an explicit -v >= 0) also logs each incident.
+    verbosity = verbosity_from_argv(sys.argv)
+    log_incidents = verbosity is not None and verbosity >= 0
     run_in_worker_session(lambda: run_pipeline(_CONFIG.value, _WORKDIR.value,
                                                log_incidents=log_incidents))
 

@@ -8,6 +8,7 @@ import pytest
 from benchmarks.fusion import TRAIN_SUBJECTS, physio_forest
 from emodata.wesad import load_wesad_features
 from tests.emodata.test_wesad import write_subject
+from tff_train.physio.tasks import load_wesad_task
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +20,12 @@ def data_root(tmp_path_factory):
     return root
 
 
+def _task(root):
+    return load_wesad_task(root / "wesad_features")
+
+
 def test_the_forest_is_trained_on_calibrated_windows(data_root):
-    forest, features, settings = physio_forest(str(data_root), 0, "federated_gbt", True)
+    forest, features, settings = physio_forest(_task(data_root), 0, "federated_gbt", True)
     raw = load_wesad_features(data_root / "wesad_features").features
     assert features.shape == raw.shape and features.dtype == np.float32
     # z-scored per subject: far from the raw values (subject*100 + row), near zero
@@ -33,7 +38,7 @@ def test_the_forest_is_trained_on_calibrated_windows(data_root):
 
 
 def test_no_calibration_keeps_the_raw_features(data_root):
-    _, features, settings = physio_forest(str(data_root), 0, "federated_rf", False)
+    _, features, settings = physio_forest(_task(data_root), 0, "federated_rf", False)
     np.testing.assert_array_equal(features, load_wesad_features(data_root / "wesad_features")
                                   .features)
     assert settings["calibration"]["method"] == "none"
@@ -42,4 +47,4 @@ def test_no_calibration_keeps_the_raw_features(data_root):
 def test_unknown_model_is_refused(data_root):
     with pytest.raises(ValueError, match=r"model must be one of \['federated_gbt', "
                                          r"'federated_rf'\]; got 'sklearn_rf'"):
-        physio_forest(str(data_root), 0, "sklearn_rf", True)
+        physio_forest(_task(data_root), 0, "sklearn_rf", True)
