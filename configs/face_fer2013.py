@@ -35,7 +35,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.dense_units = 0
     config.model.dropout = 0.3
     config.model.normalization = "batch"  # "batch" (BatchNorm, recalibrated federatedly) | "none"
-    config.model.compute_dtype = "bfloat16"  # training only; eval/export use the float32 twin
+    # Training only (eval/export use the float32 twin). "auto": bfloat16 where the CPU has it
+    # natively (AVX-512-BF16/AMX: ~2.5x faster steps), float32 where it would be emulated.
+    config.model.compute_dtype = "auto"
 
     config.train = ml_collections.ConfigDict()
     config.train.rounds = 60

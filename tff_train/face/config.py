@@ -9,7 +9,7 @@ import ml_collections
 from tff_train.aggregators.client_faults import ATTACKS
 from tff_train.aggregators.options import as_options, validate_options
 from tff_train.config_checks import require as _require
-from tff_train.face.model import COMPUTE_DTYPES, NORMALIZATIONS
+from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS
 from tff_train.face.process import aggregation_options
 from tff_train.learning.learning_rate_schedule import SCHEDULES
 from tff_train.learning.optimizers import OPTIMIZERS
@@ -41,8 +41,8 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
         _require(p.num_clients in (0, num_clients), "partition.num_clients",
                  f"0 or {num_clients} (synthetic clients are the drivers minus 2 held out)",
                  p.num_clients)
-    _require(m.compute_dtype in COMPUTE_DTYPES, "model.compute_dtype",
-             f"one of {list(COMPUTE_DTYPES)}", m.compute_dtype)
+    _require(m.compute_dtype in CONFIG_COMPUTE_DTYPES, "model.compute_dtype",
+             f"one of {list(CONFIG_COMPUTE_DTYPES)}", m.compute_dtype)
     _require(0 <= p.val_fraction < 1, "partition.val_fraction", "in [0, 1)", p.val_fraction)
     _require(m.width >= 1, "model.width", ">= 1", m.width)
     _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)

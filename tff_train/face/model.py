@@ -4,10 +4,12 @@ Only Edge-TPU/int8-friendly layers: Conv2D (+ folded BatchNorm), ReLU, MaxPool, 
 pooling, Dense, Softmax. Input `float32[B,48,48,1]` scaled to [0, 1]; output `float32[B,C]`.
 
 `compute_dtype="bfloat16"` builds the same graph with Keras' `mixed_bfloat16` policy on every
-layer (float32 variables, bfloat16 convolutions): on CPUs with AMX/AVX-512-BF16 (this project's
-2-core machines) one training step is ~2.5x faster. The variables, and so the weights a
-checkpoint or FedAvg round carries, are float32 either way: `face_model_builder(..., "float32")`
-rebuilds the float32 twin for evaluation and TFLite conversion with the same weights.
+layer (float32 variables, bfloat16 convolutions): on CPUs with AMX/AVX-512-BF16 one training step
+is ~2.5x faster, but where bfloat16 is emulated (an AVX2-only EPYC: 319 s vs 48 s per FedAvg round
+of the FER2013 recipe) it is ~6x slower, so configs say "auto" (`resolve_compute_dtype`). The
+variables, and so the weights a checkpoint or FedAvg round carries, are float32 either way:
+`face_model_builder(..., "float32")` rebuilds the float32 twin for evaluation and TFLite
+conversion with the same weights.
 """
 
 from __future__ import annotations
@@ -16,7 +18,37 @@ import tensorflow as tf
 
 INPUT_SHAPE = (48, 48, 1)
 COMPUTE_DTYPES = ("float32", "bfloat16")
+CONFIG_COMPUTE_DTYPES = ("auto", *COMPUTE_DTYPES)  # "auto": `resolve_compute_dtype`
+# CPU flags (Linux /proc/cpuinfo names) with native bfloat16 matrix arithmetic.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 NORMALIZATIONS = ("batch", "none")
+
+
+def cpu_has_fast_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU does bfloat16 natively (`BFLOAT16_CPU_FLAGS`); `cpuinfo` is the text of
+    /proc/cpuinfo (read when None; False where it does not exist)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
+
+
+def resolve_compute_dtype(compute_dtype: str, cpuinfo: str | None = None) -> str:
+    """A config's `model.compute_dtype` as `build_face_cnn` takes it: "auto" is "bfloat16" on a
+    CPU with native bfloat16 (`cpu_has_fast_bfloat16`), else "float32"."""
+    if compute_dtype not in CONFIG_COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype must be one of {list(CONFIG_COMPUTE_DTYPES)}; got "
+                         f"{compute_dtype!r}")
+    if compute_dtype != "auto":
+        return compute_dtype
+    return "bfloat16" if cpu_has_fast_bfloat16(cpuinfo) else "float32"
 
 
 def build_face_cnn(

@@ -24,7 +24,7 @@ from tff_train.face.data_loaders import FaceData, load_face_data
 from tff_train.face.evaluation import evaluate_faces
 from tff_train.face.input_pipeline import round_datasets, to_model_input
 from tff_train.face.loss import log_label_prior
-from tff_train.face.model import build_face_cnn
+from tff_train.face.model import build_face_cnn, resolve_compute_dtype
 from tff_train.face.personalisation import personalise
 from tff_train.face.process import FaceProcess, build_face_process
 from tff_train.learning import checkpointing, workdir_io
@@ -38,11 +38,12 @@ def face_model_builder(config: ml_collections.ConfigDict, compute_dtype: str | N
                        ) -> Callable[[], tf.keras.Model]:
     """A no-argument builder of the configured CNN (fresh variables on every call).
 
-    `compute_dtype` None trains as configured (`model.compute_dtype`); evaluation and export
-    pass "float32" to get the float32 twin with the same (float32) weights.
+    `compute_dtype` None trains as configured (`model.compute_dtype`, "auto" resolved for this
+    CPU); evaluation and export pass "float32" to get the float32 twin with the same (float32)
+    weights.
     """
     m = config.model
-    dtype = m.compute_dtype if compute_dtype is None else compute_dtype
+    dtype = resolve_compute_dtype(m.compute_dtype if compute_dtype is None else compute_dtype)
     return lambda: build_face_cnn(width=m.width, depth=m.depth, stem_width=m.stem_width,
                                   normalization=m.normalization,
                                   convs_per_block=m.convs_per_block, dense_units=m.dense_units,
@@ -209,6 +210,7 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
         "rows": rows,
         "data": data.description,
         "num_parameters": int(model.count_params()),
+        "compute_dtype": resolve_compute_dtype(config.model.compute_dtype),
         "privacy": setup.privacy(t.rounds),
         "malicious_clients": [int(k) for k in setup.malicious_ids],
         "attack": setup.attack,

@@ -16,6 +16,9 @@ import tensorflow as tf
 from tff_train.aggregators.client_faults import multiply_client_updates
 from tff_train.runtime.tff_runtime import import_tff
 
+# client_loop -> the `tff.learning.LoopImplementation` member
+CLIENT_LOOPS = {"iterator": "DATASET_ITERATOR", "reduce": "DATASET_REDUCE"}
+
 
 def keras_model_fn(model_builder: Callable[[], tf.keras.Model], *, input_spec: Any,
                    loss_builder: Callable[[], tf.keras.losses.Loss] | None = None,
@@ -49,7 +52,8 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
                   weighted: bool = True,
                   loss_builder: Callable[[], tf.keras.losses.Loss] | None = None,
                   metrics_builder: Callable[[], list[tf.keras.metrics.Metric]] | None = None,
-                  client_update_multipliers: bool = False) -> Any:
+                  client_update_multipliers: bool = False,
+                  client_loop: str = "iterator") -> Any:
     """A `tff.learning.templates.LearningProcess` running FedAvg on `model_builder()` models.
 
     Composed as TFF's `build_weighted_fed_avg` is (broadcast, model-delta client work, the
@@ -61,8 +65,15 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
     work in `aggregators.client_faults.multiply_client_updates`: `process.next` then takes
     `aggregators.client_faults.with_update_multipliers(datasets, multipliers)` and each client's
     delta is scaled by its float32 multiplier before the aggregator (all 1: the same FedAvg).
+    `client_loop` is the clients' training loop: "iterator" (dataset iterator ops; the same
+    updates as "reduce" at a fraction of the fixed per-client cost, see
+    `benchmarks.scale`'s profile) or "reduce" (TFF's default `DatasetReduce`, which
+    instantiates the training-step function again for every client).
     """
+    if client_loop not in CLIENT_LOOPS:
+        raise ValueError(f"client_loop must be one of {sorted(CLIENT_LOOPS)}; got {client_loop!r}")
     tff = import_tff()
+
     expected = (tff.aggregators.WeightedAggregationFactory if weighted
                 else tff.aggregators.UnweightedAggregationFactory)
     if model_aggregator is not None and not isinstance(model_aggregator, expected):
@@ -91,7 +102,8 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
         raise TypeError(f"model_aggregator must keep the update type; it maps {client_type} to "
                         f"{server_type}")
     client_work = tff.learning.templates.build_model_delta_client_work(
-        model_fn, client_optimizer, client_weighting)
+        model_fn, client_optimizer, client_weighting,
+        loop_implementation=getattr(tff.learning.LoopImplementation, CLIENT_LOOPS[client_loop]))
     if client_update_multipliers:
         client_work = multiply_client_updates(client_work)
     return tff.learning.templates.compose_learning_process(

@@ -124,3 +124,18 @@ def test_no_normalization_drops_batchnorm_and_gives_convs_a_bias():
     with pytest.raises(ValueError, match=r"normalization must be one of \['batch', 'none'\]; "
                                          r"got 'group'"):
         build_face_cnn(normalization="group")
+
+
+def test_auto_compute_dtype_is_bfloat16_only_where_the_cpu_has_it():
+    from tff_train.face.model import cpu_has_fast_bfloat16, resolve_compute_dtype
+
+    avx2_only = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    with_bf16 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n"
+    assert not cpu_has_fast_bfloat16(avx2_only) and cpu_has_fast_bfloat16(with_bf16)
+    assert cpu_has_fast_bfloat16("flags : amx_bf16 amx_tile\n")
+    assert resolve_compute_dtype("auto", avx2_only) == "float32"
+    assert resolve_compute_dtype("auto", with_bf16) == "bfloat16"
+    assert resolve_compute_dtype("bfloat16", avx2_only) == "bfloat16"  # explicit wins
+    with pytest.raises(ValueError, match=r"compute_dtype must be one of \['auto', 'float32', "
+                                         r"'bfloat16'\]; got 'half'"):
+        resolve_compute_dtype("half")

@@ -46,3 +46,31 @@ def test_the_process_is_tffs_fed_avg(weighted):
     for name in ("initialize", "next", "get_model_weights", "get_hparams", "set_hparams"):
         assert str(getattr(ours, name).type_signature) == str(
             getattr(theirs, name).type_signature), name
+
+
+def _toy_process(client_loop):
+    return build_fed_avg(toy_model, client_optimizer=build_tff_optimizer("sgd", 0.1),
+                         server_optimizer=build_tff_optimizer("sgd", 1.0), input_spec=TOY_SPEC,
+                         loss_builder=tf.keras.losses.MeanSquaredError, client_loop=client_loop)
+
+
+def test_iterator_and_reduce_client_loops_train_identically():
+    clients = [toy_client(5, 1.0).unbatch().batch(2), toy_client(2, -3.0).unbatch().batch(1)]
+    weights = {}
+    for loop in ("iterator", "reduce"):
+        process = _toy_process(loop)
+        state = process.initialize()
+        for _ in range(2):
+            output = process.next(state, clients)
+            state = output.state
+        weights[loop] = [np.asarray(w) for w in process.get_model_weights(state).trainable]
+        assert output.metrics["client_work"]["train"]["num_examples"] == 7
+    for a, b in zip(weights["iterator"], weights["reduce"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(weights["iterator"][0], 0.0)  # the rounds really trained
+
+
+def test_an_unknown_client_loop_is_refused():
+    with pytest.raises(ValueError, match=r"client_loop must be one of \['iterator', 'reduce'\]; "
+                                         r"got 'while'"):
+        _toy_process("while")
