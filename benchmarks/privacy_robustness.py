@@ -16,6 +16,16 @@ trimmed mean / multi-Krum without attackers: the cost of the robust combiner its
 `dropout_30` / `dropout_50` (that fraction of the sampled clients fails each round),
 `compressed` (8-bit uplink). A finished run's results.json under `--workdir` is reused when
 `--reuse` is set, so an interrupted benchmark continues where it stopped.
+
+Fleet runs (`fleet_*`, the `dp_fleet` section): FER2013 split into `--fleet_clients` Dirichlet-0.5
+clients, Poisson client sampling with `--fleet_clients_per_round` expected per round, for
+`--fleet_rounds` rounds at batch size `--fleet_batch_size` (a client holds ~26 examples), δ =
+1/n^1.1, the iterator client loop (cheaper per client): `fleet_clean` (weighted FedAvg),
+`fleet_no_noise` (DP-FedAvg's adaptive clipping without noise: the run DP is compared with),
+`fleet_dp_8` / `fleet_dp_3` (adaptive clipping, noise solved for ε with the Poisson accountant),
+`fleet_secure_dp_8` (the ε = 8 noise over a secure sum of records clipped to
+`--fleet_secure_clip_norm`), `fleet_krum_clean` / `fleet_malicious_krum` (clipping + multi-Krum
+without / with 20% sign-flipping clients).
 """
 
 from __future__ import annotations
@@ -43,9 +53,12 @@ from tff_train.face.data_loaders import load_face_data
 from tff_train.face.trainer import run_face_training
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
+FLEET_RUNS = ("fleet_clean", "fleet_no_noise", "fleet_dp_8", "fleet_dp_3", "fleet_secure_dp_8",
+              "fleet_krum_clean", "fleet_malicious_krum")
 RUNS = ("clean", "malicious_robust", "malicious_fedavg", "dp_8", "dp_3", "dropout_30",
         "dropout_50", "compressed", "robust_clean", "malicious_median", "malicious_krum",
-        "krum_clean")
+        "krum_clean", *FLEET_RUNS)
+DEFAULT_RUNS = tuple(r for r in RUNS if r not in FLEET_RUNS)
 ROBUST_UNDER_ATTACK = ("malicious_robust", "malicious_median", "malicious_krum")
 
 if __name__ == "__main__":
@@ -55,7 +68,14 @@ if __name__ == "__main__":
     flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
     flags.DEFINE_integer("rounds", 10, "Federated rounds per run.")
     flags.DEFINE_integer("eval_every", 5, "PublicTest evaluation every k rounds.")
-    flags.DEFINE_list("runs", list(RUNS), f"Subset of {list(RUNS)}.")
+    flags.DEFINE_list("runs", list(DEFAULT_RUNS), f"Subset of {list(RUNS)}.")
+    flags.DEFINE_integer("fleet_clients", 1000, "Fleet runs: clients FER2013 is split into.")
+    flags.DEFINE_integer("fleet_clients_per_round", 100, "Fleet runs: expected clients per "
+                         "round (Poisson sampling).")
+    flags.DEFINE_integer("fleet_rounds", 40, "Fleet runs: federated rounds.")
+    flags.DEFINE_integer("fleet_eval_every", 20, "Fleet runs: PublicTest every k rounds.")
+    flags.DEFINE_integer("fleet_batch_size", 16, "Fleet runs: client batch size.")
+    flags.DEFINE_float("fleet_secure_clip_norm", 1.0, "fleet_secure_dp_8: fixed L2 clip.")
     flags.DEFINE_float("dp_clip_norm", 1.0, "Fixed L2 clip of each client delta in DP runs.")
     flags.DEFINE_float("malicious_fraction", 0.2, "Fraction of the clients that attack.")
     flags.DEFINE_float("attack_scale", 10.0, "Size of the sign-flipped malicious updates.")
@@ -105,6 +125,80 @@ def run_overrides(name: str, *, rounds: int, num_clients: int, clients_per_round
     raise ValueError(f"--runs: {name!r} is not one of {list(RUNS)}")
 
 
+def fleet_overrides(name: str, *, rounds: int, eval_every: int, batch_size: int,
+                    num_clients: int, clients_per_round: int, secure_clip_norm: float,
+                    malicious_fraction: float, attack_scale: float, robust_trim_fraction: float,
+                    robust_clip_norm: float) -> dict:
+    """The config overrides of fleet run `name` (see the module docstring)."""
+    if not 1 <= clients_per_round < num_clients:
+        raise ValueError(f"--fleet_clients_per_round must be in [1, --fleet_clients="
+                         f"{num_clients}); got {clients_per_round}")
+    delta = float(num_clients) ** -1.1
+    fleet = {"partition.num_clients": num_clients, "train.clients_per_round": clients_per_round,
+             "train.client_sampling": "poisson", "train.rounds": rounds,
+             "train.eval_every": eval_every, "train.batch_size": batch_size,
+             "train.client_loop": "iterator",  # ~26 examples per client: see benchmarks.scale
+             "privacy.delta": delta}
+
+    def noise(epsilon: float) -> float:
+        return noise_for_epsilon(epsilon, clients_per_round / num_clients, rounds, delta,
+                                 sampling="poisson")
+
+    krum = {"aggregation.robust": "multi_krum", "aggregation.trim_fraction": robust_trim_fraction,
+            "aggregation.clip_norm": robust_clip_norm}
+    runs = {
+        "fleet_clean": {},
+        "fleet_no_noise": {"aggregation.dp_noise_multiplier": 0.0},
+        "fleet_dp_8": {"aggregation.dp_noise_multiplier": noise(8.0)},
+        "fleet_dp_3": {"aggregation.dp_noise_multiplier": noise(3.0)},
+        "fleet_secure_dp_8": {"aggregation.dp_noise_multiplier": noise(8.0),
+                              "aggregation.clip_norm": secure_clip_norm,
+                              "aggregation.secure": True},
+        "fleet_krum_clean": krum,
+        "fleet_malicious_krum": {**krum, "faults.malicious_fraction": malicious_fraction,
+                                 "faults.attack": "sign_flip",
+                                 "faults.attack_scale": attack_scale},
+    }
+    if name not in runs:
+        raise ValueError(f"--runs: {name!r} is not one of {list(FLEET_RUNS)}")
+    return {**fleet, **runs[name]}
+
+
+def dp_fleet_headline(runs: dict[str, dict]) -> dict | None:
+    """The `dp_fleet` section: accuracies, ε, noise, round times and the issue's comparisons."""
+    fleet = {n: r for n, r in runs.items() if n in FLEET_RUNS}
+    if not fleet:
+        return None
+    out: dict = {"runs": {}}
+    for name, r in fleet.items():
+        entry = {"private_test_accuracy": r["private_test_accuracy"],
+                 "public_test_accuracy": r["public_test_accuracy"],
+                 "round_time_median_s": r["round_time_median_s"],
+                 "clients_per_round_mean": r["clients_per_round_mean"],
+                 "wall_time_s": r.get("wall_time_s")}
+        if r.get("privacy"):
+            entry.update({k: r["privacy"][k] for k in ("epsilon", "delta", "noise_multiplier",
+                                                        "sampling_rate", "sampling", "rounds")})
+        out["runs"][name.removeprefix("fleet_")] = entry
+
+    def acc(name: str) -> float | None:
+        return fleet[name]["private_test_accuracy"] if name in fleet else None
+
+    base = acc("fleet_no_noise")
+    for eps in ("8", "3"):
+        got = acc(f"fleet_dp_{eps}")
+        if base is not None and got is not None:
+            out[f"dp_{eps}_minus_no_noise_points"] = 100 * (got - base)
+            out[f"target_dp_{eps}_within_5_points"] = 100 * (got - base) >= -5
+    if acc("fleet_clean") is not None and acc("fleet_krum_clean") is not None:
+        out["multi_krum_cost_points_without_attack"] = 100 * (acc("fleet_krum_clean")
+                                                              - acc("fleet_clean"))
+    if acc("fleet_clean") is not None and acc("fleet_malicious_krum") is not None:
+        out["multi_krum_under_attack_minus_clean_points"] = 100 * (
+            acc("fleet_malicious_krum") - acc("fleet_clean"))
+    return out
+
+
 def summarise(name: str, overrides: dict, results: dict) -> dict:
     """The per-run numbers reported in the JSON."""
     rows = results["rows"]
@@ -147,20 +241,41 @@ def main(argv: Sequence[str]) -> None:
               "protocol": f"FER2013 face protocol shortened to {FLAGS.rounds} rounds "
                           f"(the full face_fl run has {full_rounds}); PrivateTest accuracy "
                           "reported",
+              "fleet_protocol": {
+                  "clients": FLAGS.fleet_clients, "partition": "Dirichlet 0.5",
+                  "clients_per_round_expected": FLAGS.fleet_clients_per_round,
+                  "client_sampling": "poisson", "rounds": FLAGS.fleet_rounds,
+                  "eval_every": FLAGS.fleet_eval_every, "batch_size": FLAGS.fleet_batch_size,
+                  "delta": float(FLAGS.fleet_clients) ** -1.1},
               "runs": runs}
+    datasets: dict[int, object] = {}  # partition.num_clients -> FaceData
+
+    def data_for(config: object) -> object:
+        n = config.partition.num_clients
+        if n not in datasets:
+            datasets[n] = load_face_data(config)
+        return datasets[n]
+
+    attacks = dict(malicious_fraction=FLAGS.malicious_fraction, attack_scale=FLAGS.attack_scale,
+                   robust_trim_fraction=FLAGS.robust_trim_fraction,
+                   robust_clip_norm=FLAGS.robust_clip_norm)
     try:
-        data = load_face_data(base)
         with PeakRssSampler() as rss:
             for name in FLAGS.runs:
-                overrides = run_overrides(
-                    name, rounds=FLAGS.rounds, num_clients=len(data.clients),
-                    clients_per_round=base.train.clients_per_round,
-                    dp_clip_norm=FLAGS.dp_clip_norm, malicious_fraction=FLAGS.malicious_fraction,
-                    attack_scale=FLAGS.attack_scale,
-                    robust_trim_fraction=FLAGS.robust_trim_fraction,
-                    robust_clip_norm=FLAGS.robust_clip_norm)
+                if name in FLEET_RUNS:
+                    overrides = fleet_overrides(
+                        name, rounds=FLAGS.fleet_rounds, eval_every=FLAGS.fleet_eval_every,
+                        batch_size=FLAGS.fleet_batch_size, num_clients=FLAGS.fleet_clients,
+                        clients_per_round=FLAGS.fleet_clients_per_round,
+                        secure_clip_norm=FLAGS.fleet_secure_clip_norm, **attacks)
+                else:
+                    overrides = run_overrides(
+                        name, rounds=FLAGS.rounds, num_clients=base.partition.num_clients,
+                        clients_per_round=base.train.clients_per_round,
+                        dp_clip_norm=FLAGS.dp_clip_norm, **attacks)
                 config = base.copy_and_resolve_references()
                 config.update_from_flattened_dict(overrides)
+                data = data_for(config)
                 workdir = Path(FLAGS.workdir) / name
                 done = workdir / "results.json"
                 if FLAGS.reuse and done.exists():
@@ -177,7 +292,8 @@ def main(argv: Sequence[str]) -> None:
                 emit(result, FLAGS.out)  # partial results survive an interrupted benchmark
     finally:
         shutdown_tff_workers()
-    result.update(headline(runs))
+    result.update(headline({n: r for n, r in runs.items() if n not in FLEET_RUNS}))
+    result["dp_fleet"] = dp_fleet_headline(runs)
     result.update({"peak_rss_driver_mb": rss.peak_self_mb,
                    "peak_rss_tff_worker_mb": rss.peak_children_mb,
                    "wall_time_s": time.time() - started})

@@ -42,10 +42,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.rounds = 60
     config.train.clients_per_round = 10
+    # "uniform": exactly clients_per_round per round; "poisson": each client independently with
+    # probability clients_per_round / num_clients (DP accounting follows the choice).
+    config.train.client_sampling = "uniform"
     config.train.local_epochs = 1
     config.train.rounds_per_epoch = 1  # k > 1: each round 1/k of a client's epoch
     config.train.batch_size = 64
     config.train.augment = True
+    # "reduce": fastest steps, a fixed cost per client; "iterator": for many small clients.
+    config.train.client_loop = "reduce"
     config.train.client_optimizer = "adam"  # fresh state every round
     config.train.client_learning_rate = 0.002
     config.train.lr_schedule = "cosine"  # client learning rate across rounds: constant | cosine

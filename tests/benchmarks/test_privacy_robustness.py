@@ -75,3 +75,52 @@ def test_headline_of_a_partial_run_leaves_missing_entries_empty():
     assert h["malicious"] == {"clean": 0.4, "fedavg": None, "robust": None}
     assert "robust_minus_clean_points" not in h["malicious"]
     assert set(h["dp"]) == {"inf"} and "uplink_compression_ratio" not in h["bytes_per_round"]
+
+
+FLEET = dict(rounds=40, eval_every=20, batch_size=16, num_clients=1000, clients_per_round=100,
+             secure_clip_norm=1.0, malicious_fraction=0.2, attack_scale=10.0,
+             robust_trim_fraction=0.2, robust_clip_norm=10.0)
+
+
+def test_fleet_runs_sample_poisson_and_reach_their_epsilon():
+    from benchmarks.privacy_robustness import FLEET_RUNS, fleet_overrides
+
+    for name in FLEET_RUNS:
+        o = fleet_overrides(name, **FLEET)
+        assert o["partition.num_clients"] == 1000 and o["train.client_sampling"] == "poisson"
+        assert o["privacy.delta"] == pytest.approx(1000 ** -1.1)
+    for eps in (8.0, 3.0):
+        o = fleet_overrides(f"fleet_dp_{eps:g}", **FLEET)
+        got = compute_epsilon(o["aggregation.dp_noise_multiplier"], 0.1, 40, o["privacy.delta"],
+                              sampling="poisson")
+        assert eps * 0.99 <= got <= eps and "aggregation.clip_norm" not in o  # adaptive clip
+    assert fleet_overrides("fleet_no_noise", **FLEET)["aggregation.dp_noise_multiplier"] == 0.0
+    secure = fleet_overrides("fleet_secure_dp_8", **FLEET)
+    assert secure["aggregation.secure"] and secure["aggregation.clip_norm"] == 1.0
+    assert fleet_overrides("fleet_malicious_krum", **FLEET)["faults.malicious_fraction"] == 0.2
+    with pytest.raises(ValueError, match=r"--fleet_clients_per_round must be in \[1, "
+                                         r"--fleet_clients=1000\); got 1000"):
+        fleet_overrides("fleet_clean", **{**FLEET, "clients_per_round": 1000})
+
+
+def test_dp_fleet_headline_compares_with_the_run_without_noise():
+    from benchmarks.privacy_robustness import dp_fleet_headline
+
+    def run(acc, privacy=None):
+        return {"private_test_accuracy": acc, "public_test_accuracy": acc,
+                "round_time_median_s": 5.0, "clients_per_round_mean": 99.5,
+                "privacy": privacy}
+
+    dp = {"epsilon": 7.9, "delta": 5e-4, "noise_multiplier": 0.9, "sampling_rate": 0.1,
+          "sampling": "poisson", "rounds": 40}
+    h = dp_fleet_headline({"clean": run(0.5), "fleet_clean": run(0.45),
+                           "fleet_no_noise": run(0.44), "fleet_dp_8": run(0.40, dp),
+                           "fleet_dp_3": run(0.30, dp), "fleet_krum_clean": run(0.40),
+                           "fleet_malicious_krum": run(0.38)})
+    assert set(h["runs"]) == {"clean", "no_noise", "dp_8", "dp_3", "krum_clean",
+                              "malicious_krum"}
+    assert h["dp_8_minus_no_noise_points"] == pytest.approx(-4.0)
+    assert h["target_dp_8_within_5_points"] and not h["target_dp_3_within_5_points"]
+    assert h["multi_krum_cost_points_without_attack"] == pytest.approx(-5.0)
+    assert h["runs"]["dp_8"]["sampling"] == "poisson"
+    assert dp_fleet_headline({"clean": run(0.5)}) is None

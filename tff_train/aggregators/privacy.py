@@ -8,11 +8,14 @@ actually reported, so a dropped client does not change the sensitivity). These a
 unweighted: pair them with `build_fed_avg(..., weighted=False)`. The noise comes from
 unseeded TF random ops, so DP runs are not bit-reproducible.
 
-Accounting uses the RDP accountant of `dp_accounting` for `rounds` compositions of the
-Poisson-subsampled Gaussian mechanism with sampling rate q = clients_per_round / num_clients
-(McMahan et al. 2018, "Learning Differentially Private Recurrent Language Models"). The trainer
-samples a fixed number of clients without replacement; treating that as Poisson sampling with the
-same rate is the usual approximation in the DP-FedAvg literature. The default δ is
+Accounting uses the RDP accountant of `dp_accounting` for `rounds` compositions of the subsampled
+Gaussian mechanism, matching how the trainer samples clients (`train.client_sampling`):
+"poisson" (each client joins a round independently with probability q = clients_per_round /
+num_clients; add-or-remove-one adjacency, McMahan et al. 2018, "Learning Differentially Private
+Recurrent Language Models") or "uniform" (exactly clients_per_round clients without replacement;
+replace-one adjacency, Wang, Balle & Kasiviswanathan 2019, where replacing one client moves the
+clipped sum by up to 2 clip norms, so the accountant sees half the noise multiplier). With every
+client in every round (q = 1) both are the plain Gaussian mechanism. The default δ is
 min(1e-5, 1 / num_clients**1.1): δ must be well below 1/num_clients, and for the small cohorts of
 this project (10 cars: 1/10**1.1 = 0.08) the polynomial rule alone would be meaningless.
 
@@ -52,6 +55,9 @@ def default_delta(num_clients: int) -> float:
     return min(DEFAULT_MAX_DELTA, float(num_clients) ** -1.1)
 
 
+SAMPLINGS = ("poisson", "uniform")
+
+
 def _check_accounting_args(sampling_rate: float, rounds: int, delta: float) -> None:
     if not 0 < sampling_rate <= 1:
         raise ValueError(f"sampling_rate must be in (0, 1]; got {sampling_rate}")
@@ -61,30 +67,60 @@ def _check_accounting_args(sampling_rate: float, rounds: int, delta: float) -> N
         raise ValueError(f"delta must be in (0, 1); got {delta}")
 
 
-def compute_epsilon(noise_multiplier: float, sampling_rate: float, rounds: int,
-                    delta: float) -> float:
-    """ε of `rounds` Poisson-subsampled Gaussian steps at rate `sampling_rate` (RDP, at δ).
+def _sampled_event(noise_multiplier: float, sampling_rate: float, sampling: str,
+                   num_clients: int | None) -> tuple[dp_accounting.DpEvent, Any]:
+    """(one round's DP event, the accountant's neighbouring relation) for this sampling."""
+    relation = dp_accounting.NeighboringRelation
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {list(SAMPLINGS)}; got {sampling!r}")
+    gaussian = dp_accounting.GaussianDpEvent(noise_multiplier)
+    if sampling_rate == 1.0:  # every client every round: no amplification either way
+        return gaussian, relation.ADD_OR_REMOVE_ONE
+    if sampling == "poisson":
+        return (dp_accounting.PoissonSampledDpEvent(sampling_rate, gaussian),
+                relation.ADD_OR_REMOVE_ONE)
+    if isinstance(num_clients, bool) or not isinstance(num_clients, int) or num_clients < 1:
+        raise ValueError(f"num_clients must be an int >= 1 with sampling='uniform'; got "
+                         f"{num_clients!r}")
+    sample_size = round(sampling_rate * num_clients)
+    if not 1 <= sample_size < num_clients:
+        raise ValueError(f"sampling_rate * num_clients must round to a sample size in [1, "
+                         f"{num_clients}); got {sampling_rate} * {num_clients}")
+    # Replace-one moves the clipped sum by up to 2 clip norms: half the noise per sensitivity.
+    return (dp_accounting.SampledWithoutReplacementDpEvent(
+        num_clients, sample_size, dp_accounting.GaussianDpEvent(noise_multiplier / 2)),
+        relation.REPLACE_ONE)
 
+
+def compute_epsilon(noise_multiplier: float, sampling_rate: float, rounds: int,
+                    delta: float, *, sampling: str = "poisson",
+                    num_clients: int | None = None) -> float:
+    """ε of `rounds` subsampled Gaussian steps at rate `sampling_rate` (RDP, at δ).
+
+    `sampling` is how each round's clients are drawn: "poisson" (rate q each) or "uniform"
+    (round(q * num_clients) without replacement; needs `num_clients`), see the module docstring.
     Returns `math.inf` for `noise_multiplier == 0` (no privacy) and 0.0 for `rounds == 0`.
     """
     if not noise_multiplier >= 0:
         raise ValueError(f"noise_multiplier must be >= 0; got {noise_multiplier}")
     _check_accounting_args(sampling_rate, rounds, delta)
+    if noise_multiplier == 0 and rounds > 0:
+        _sampled_event(1.0, sampling_rate, sampling, num_clients)  # validates the sampling
+        return math.inf
+    event, relation = _sampled_event(max(noise_multiplier, 1e-12), sampling_rate, sampling,
+                                     num_clients)
     if rounds == 0:
         return 0.0
-    if noise_multiplier == 0:
-        return math.inf
-    accountant = dp_accounting.rdp.RdpAccountant(list(RDP_ORDERS))
-    accountant.compose(dp_accounting.SelfComposedDpEvent(
-        dp_accounting.PoissonSampledDpEvent(
-            sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier)),
-        rounds))
+    accountant = dp_accounting.rdp.RdpAccountant(list(RDP_ORDERS), relation)
+    accountant.compose(dp_accounting.SelfComposedDpEvent(event, rounds))
     return float(accountant.get_epsilon(delta))
 
 
 def noise_for_epsilon(target_epsilon: float, sampling_rate: float, rounds: int, delta: float,
-                      *, rtol: float = 1e-3, max_noise: float = 1e4) -> float:
-    """The smallest noise multiplier whose ε (see `compute_epsilon`) is <= `target_epsilon`.
+                      *, rtol: float = 1e-3, max_noise: float = 1e4, sampling: str = "poisson",
+                      num_clients: int | None = None) -> float:
+    """The smallest noise multiplier whose ε (see `compute_epsilon`, same `sampling` and
+    `num_clients`) is <= `target_epsilon`.
 
     Bisection on the (monotone) ε(noise) curve; the result is within a relative `rtol` of the
     exact value and always satisfies `compute_epsilon(result, ...) <= target_epsilon`.
@@ -97,8 +133,12 @@ def noise_for_epsilon(target_epsilon: float, sampling_rate: float, rounds: int, 
     _check_accounting_args(sampling_rate, rounds, delta)
     if math.isinf(target_epsilon) or rounds == 0:
         return 0.0
+    def epsilon(noise: float) -> float:
+        return compute_epsilon(noise, sampling_rate, rounds, delta, sampling=sampling,
+                               num_clients=num_clients)
+
     low, high = 0.0, 1.0
-    while compute_epsilon(high, sampling_rate, rounds, delta) > target_epsilon:
+    while epsilon(high) > target_epsilon:
         low, high = high, 2.0 * high
         if high > max_noise:
             raise ValueError(f"target_epsilon={target_epsilon} needs a noise multiplier above "
@@ -106,7 +146,7 @@ def noise_for_epsilon(target_epsilon: float, sampling_rate: float, rounds: int, 
                              f"rounds={rounds}, delta={delta})")
     while high - low > rtol * high:
         mid = 0.5 * (low + high)
-        if compute_epsilon(mid, sampling_rate, rounds, delta) > target_epsilon:
+        if epsilon(mid) > target_epsilon:
             low = mid
         else:
             high = mid

@@ -11,6 +11,7 @@ from tff_train.aggregators.options import as_options, validate_options
 from tff_train.config_checks import require as _require
 from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS
 from tff_train.face.process import aggregation_options
+from tff_train.learning.fed_avg import CLIENT_LOOPS
 from tff_train.learning.learning_rate_schedule import SCHEDULES
 from tff_train.learning.optimizers import OPTIMIZERS
 
@@ -53,6 +54,10 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(t.rounds >= 1, "train.rounds", ">= 1", t.rounds)
     _require(1 <= t.clients_per_round <= num_clients, "train.clients_per_round",
              f"in [1, num_clients={num_clients}]", t.clients_per_round)
+    _require(t.client_sampling in ("uniform", "poisson"), "train.client_sampling",
+             "'uniform' or 'poisson'", t.client_sampling)
+    _require(t.client_loop in CLIENT_LOOPS, "train.client_loop", f"one of {sorted(CLIENT_LOOPS)}",
+             t.client_loop)
     _require(t.local_epochs >= 1, "train.local_epochs", ">= 1", t.local_epochs)
     _require(isinstance(t.rounds_per_epoch, int) and t.rounds_per_epoch >= 1,
              "train.rounds_per_epoch", "an int >= 1", t.rounds_per_epoch)

@@ -61,6 +61,8 @@ class FaceProcess:
     noise_multiplier: float | None  # DP noise multiplier, None without DP
     sampling_rate: float  # clients_per_round / num_clients
     delta: float  # δ for the (ε, δ) report
+    sampling: str = "uniform"  # how rounds draw clients (train.client_sampling)
+    num_clients: int | None = None
 
     def client_data(self, datasets: Sequence[tf.data.Dataset], client_ids: Sequence[int]
                     ) -> list:
@@ -88,13 +90,16 @@ class FaceProcess:
         return secure_simulation_context() if self.secure else contextlib.nullcontext()
 
     def privacy(self, rounds: int) -> dict | None:
-        """{epsilon, delta, noise_multiplier, sampling_rate, rounds} after `rounds`; None w/o DP."""
+        """{epsilon, delta, noise_multiplier, sampling_rate, sampling, rounds} after `rounds` (the
+        accountant matching `sampling`); None without DP."""
         if self.noise_multiplier is None:
             return None
         return {"epsilon": compute_epsilon(self.noise_multiplier, self.sampling_rate, rounds,
-                                           self.delta),
+                                           self.delta, sampling=self.sampling,
+                                           num_clients=self.num_clients),
                 "delta": self.delta, "noise_multiplier": self.noise_multiplier,
-                "sampling_rate": self.sampling_rate, "rounds": rounds}
+                "sampling_rate": self.sampling_rate, "sampling": self.sampling,
+                "rounds": rounds}
 
 
 def build_face_process(config: ml_collections.ConfigDict,
@@ -119,6 +124,7 @@ def build_face_process(config: ml_collections.ConfigDict,
         metrics_builder=face_metrics_builder(t.prior_correction),
         input_spec=face_input_spec(t.prior_correction),
         client_update_multipliers=attack in UPDATE_ATTACKS,
+        client_loop=t.client_loop,
     )
     delta = config.privacy.delta
     return FaceProcess(
@@ -126,4 +132,5 @@ def build_face_process(config: ml_collections.ConfigDict,
         attack_scale=float(f.attack_scale), secure=bool(options.get("secure", False)),
         noise_multiplier=options.get("dp_noise_multiplier"),
         sampling_rate=min(1.0, t.clients_per_round / num_clients),
-        delta=default_delta(num_clients) if delta is None else float(delta))
+        delta=default_delta(num_clients) if delta is None else float(delta),
+        sampling=t.client_sampling, num_clients=num_clients)

@@ -29,7 +29,7 @@ from tff_train.face.personalisation import personalise
 from tff_train.face.process import FaceProcess, build_face_process
 from tff_train.learning import checkpointing, workdir_io
 from tff_train.learning.batchnorm_recalibration import recalibrate_batchnorm
-from tff_train.learning.client_sampling import sample_clients
+from tff_train.learning.client_sampling import round_clients
 from tff_train.learning.learning_rate_schedule import scheduled_learning_rate
 from tff_train.learning.rounds import RoundInput, RoundOutputs, RoundTiming, run_rounds
 
@@ -101,8 +101,12 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
 
     def prepare_round(round_num: int, state: object) -> RoundInput:
         nonlocal state_learning_rate
-        client_ids = sample_clients(len(train_data.clients), t.clients_per_round, config.seed,
-                                    round_num)
+        client_ids = round_clients(len(train_data.clients), t.clients_per_round, config.seed,
+                                   round_num, t.client_sampling)
+        if client_ids.size == 0:  # Poisson sampling drew nobody (expected clients_per_round)
+            raise ValueError(f"round {round_num}: Poisson client sampling drew no client "
+                             f"(train.clients_per_round={t.clients_per_round} expected of "
+                             f"{len(train_data.clients)}): raise train.clients_per_round")
         if t.dropout_fraction:
             client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
         datasets = configured_round_datasets(config, train_data, client_ids, round_num)

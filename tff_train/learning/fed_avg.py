@@ -53,7 +53,7 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
                   loss_builder: Callable[[], tf.keras.losses.Loss] | None = None,
                   metrics_builder: Callable[[], list[tf.keras.metrics.Metric]] | None = None,
                   client_update_multipliers: bool = False,
-                  client_loop: str = "iterator") -> Any:
+                  client_loop: str = "reduce") -> Any:
     """A `tff.learning.templates.LearningProcess` running FedAvg on `model_builder()` models.
 
     Composed as TFF's `build_weighted_fed_avg` is (broadcast, model-delta client work, the
@@ -65,10 +65,11 @@ def build_fed_avg(model_builder: Callable[[], tf.keras.Model], *, client_optimiz
     work in `aggregators.client_faults.multiply_client_updates`: `process.next` then takes
     `aggregators.client_faults.with_update_multipliers(datasets, multipliers)` and each client's
     delta is scaled by its float32 multiplier before the aggregator (all 1: the same FedAvg).
-    `client_loop` is the clients' training loop: "iterator" (dataset iterator ops; the same
-    updates as "reduce" at a fraction of the fixed per-client cost, see
-    `benchmarks.scale`'s profile) or "reduce" (TFF's default `DatasetReduce`, which
-    instantiates the training-step function again for every client).
+    `client_loop` is the clients' training loop, with identical updates either way (see
+    `benchmarks.scale`): "reduce" (TFF's default `DatasetReduce`: it instantiates the training
+    step again for every client, a fixed cost per client, but runs each step fastest) or
+    "iterator" (dataset iterator ops: a fraction of that per-client cost, each step slower; for
+    many small clients, e.g. a fleet of cars with a few dozen examples each).
     """
     if client_loop not in CLIENT_LOOPS:
         raise ValueError(f"client_loop must be one of {sorted(CLIENT_LOOPS)}; got {client_loop!r}")

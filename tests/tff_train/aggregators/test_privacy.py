@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tests.tff_train.toy_regression import TOY_SPEC, toy_client, toy_model
 from tff_train.aggregators.privacy import (
+    RDP_ORDERS,
     build_dp_aggregator,
     build_secure_aggregator,
     compute_epsilon,
@@ -160,3 +161,30 @@ def test_secure_aggregation_matches_the_plain_aggregates():
         np.testing.assert_allclose(got, (a + b) / 2, atol=1e-5)
     assert secure_mean.measurements["clipped_count"] == 1
     assert secure_dp.measurements["dp"]["secure_upper_clipped_count"] == 0
+
+
+def test_the_accountant_follows_the_client_sampling():
+    poisson = compute_epsilon(1.0, 0.1, 40, 1e-5)
+    uniform = compute_epsilon(1.0, 0.1, 40, 1e-5, sampling="uniform", num_clients=1000)
+    # Fixed-size rounds: replace-one adjacency, where the sum moves by 2 clips (half the noise).
+    import dp_accounting
+
+    accountant = dp_accounting.rdp.RdpAccountant(
+        list(RDP_ORDERS), dp_accounting.NeighboringRelation.REPLACE_ONE)
+    accountant.compose(dp_accounting.SelfComposedDpEvent(
+        dp_accounting.SampledWithoutReplacementDpEvent(
+            1000, 100, dp_accounting.GaussianDpEvent(0.5)), 40))
+    assert uniform == pytest.approx(accountant.get_epsilon(1e-5))
+    assert poisson < uniform
+    assert compute_epsilon(2.0, 0.1, 40, 1e-5, sampling="uniform", num_clients=1000) < uniform
+    # Every client every round: one Gaussian mechanism per round, whatever the sampling.
+    assert compute_epsilon(1.5, 1.0, 5, 1e-5, sampling="uniform", num_clients=10) == \
+        compute_epsilon(1.5, 1.0, 5, 1e-5)
+    noise = noise_for_epsilon(8.0, 0.1, 40, 1e-5, sampling="uniform", num_clients=1000)
+    assert noise > noise_for_epsilon(8.0, 0.1, 40, 1e-5)
+    with pytest.raises(ValueError, match=r"sampling must be one of \['poisson', 'uniform'\]; "
+                                         r"got 'fixed'"):
+        compute_epsilon(1.0, 0.1, 40, 1e-5, sampling="fixed")
+    with pytest.raises(ValueError, match=r"num_clients must be an int >= 1 with "
+                                         r"sampling='uniform'; got None"):
+        compute_epsilon(1.0, 0.1, 40, 1e-5, sampling="uniform")

@@ -46,7 +46,14 @@ def test_dp_reports_epsilon_for_the_actual_sampling_rate_and_rounds():
     setup = build_face_process(config, face_model_builder(config), num_clients=4)
     report = setup.privacy(7)
     assert report["sampling_rate"] == 0.5 and report["delta"] == default_delta(4)
-    assert report["epsilon"] == pytest.approx(compute_epsilon(1.2, 0.5, 7, default_delta(4)))
+    assert report["sampling"] == "uniform"  # 2 of 4 without replacement: that accountant
+    assert report["epsilon"] == pytest.approx(compute_epsilon(
+        1.2, 0.5, 7, default_delta(4), sampling="uniform", num_clients=4))
+    config.train.client_sampling = "poisson"
+    poisson = build_face_process(config, face_model_builder(config), num_clients=4).privacy(7)
+    assert poisson["sampling"] == "poisson"
+    assert poisson["epsilon"] == pytest.approx(compute_epsilon(1.2, 0.5, 7, default_delta(4)))
+    config.train.client_sampling = "uniform"
     assert 0 < setup.privacy(3)["epsilon"] < report["epsilon"] < np.inf
     config.privacy.delta = 1e-3
     loose = build_face_process(config, face_model_builder(config), num_clients=4).privacy(7)

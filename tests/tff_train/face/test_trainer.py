@@ -104,6 +104,11 @@ def test_existing_checkpoints_need_resume(tmp_path):
     ("faults.attack_scale", 0.0, "config.faults.attack_scale must be > 0; got 0.0"),
     ("privacy.delta", 1.5, r"config.privacy.delta must be in \(0, 1\) or None"),
     ("aggregation.quantization_bits", 0, r"aggregation.quantization_bits must be an int in"),
+    ("train.client_sampling", "all", r"config.train.client_sampling must be 'uniform' or "
+                                     r"'poisson'; got 'all'"),
+    ("train.client_loop", "while", r"config.train.client_loop must be one of \['iterator', "
+                                   r"'reduce'\]; got 'while'"),
+    ("model.compute_dtype", "half", r"config.model.compute_dtype must be one of \['auto', "),
 ])
 def test_bad_config_fails_before_training(tmp_path, key, value, message):
     config = _smoke()
@@ -168,6 +173,26 @@ def test_dp_run_writes_epsilon_and_delta_per_round(tmp_path):
     assert results["privacy"]["epsilon"] == pytest.approx(eps[1])
     assert results["privacy"]["delta"] == delta
     assert "dp_epsilon" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
+
+
+@pytest.mark.slow
+def test_poisson_sampled_dp_run_accounts_for_poisson_sampling(tmp_path):
+    from tff_train.aggregators.privacy import compute_epsilon, default_delta
+    from tff_train.learning.client_sampling import poisson_sample_clients
+
+    config = _smoke(rounds=2)
+    config.personalization.steps = 0
+    config.train.client_sampling = "poisson"
+    config.train.clients_per_round = 2  # of 4: q = 0.5
+    config.train.client_loop = "iterator"
+    config.aggregation.dp_noise_multiplier = 0.1  # adaptive clipping (no clip_norm)
+    results = run_face_training(config, tmp_path, log=lambda _: None)
+    drawn = [len(poisson_sample_clients(4, 0.5, config.seed, r)) for r in (1, 2)]
+    assert [r["clients"] for r in results["rows"]] == drawn
+    assert results["privacy"]["sampling"] == "poisson"
+    assert results["privacy"]["epsilon"] == pytest.approx(
+        compute_epsilon(0.1, 0.5, 2, default_delta(4), sampling="poisson"))
+    assert all(np.isfinite(r["train_loss"]) for r in results["rows"])
 
 
 @pytest.mark.slow
