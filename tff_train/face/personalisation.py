@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tff_train.face.evaluation import evaluate_faces
+from tff_train.face.evaluation import evaluate_faces, predict_faces
 from tff_train.face.input_pipeline import make_face_dataset
 
 
@@ -23,23 +23,35 @@ def personalise(model_builder: Callable[[], tf.keras.Model], global_weights: lis
     """
     if steps < 0:
         raise ValueError(f"personalization.steps must be >= 0; got {steps}")
+    if len(clients_train) != len(clients_val):
+        raise ValueError(f"clients_train and clients_val must have one entry per client; got "
+                         f"{len(clients_train)} and {len(clients_val)}")
     model = model_builder()
+    model.set_weights(global_weights)
+    with_val = [k for k, (x_val, _) in enumerate(clients_val) if len(x_val)]
+    # The global model's accuracy on every client's validation split, in batched passes.
+    correct = (predict_faces(model, np.concatenate([clients_val[k][0] for k in with_val]))
+               .argmax(1) == np.concatenate([clients_val[k][1] for k in with_val])) \
+        if with_val else np.zeros(0, bool)
+    bounds = np.cumsum([0] + [len(clients_val[k][0]) for k in with_val])
+    global_by_client = {k: float(correct[lo:hi].mean())
+                        for k, lo, hi in zip(with_val, bounds[:-1], bounds[1:], strict=True)}
     global_acc, personal_acc, sizes = [], [], []
-    for k, ((x_tr, y_tr), (x_val, y_val)) in enumerate(zip(clients_train, clients_val,
-                                                           strict=True)):
-        if len(x_val) == 0:
+    for k in with_val:
+        (x_tr, y_tr), (x_val, y_val) = clients_train[k], clients_val[k]
+        global_acc.append(global_by_client[k])
+        sizes.append(len(x_val))
+        if not steps:
+            personal_acc.append(global_by_client[k])
             continue
         model.set_weights(global_weights)
-        global_acc.append(evaluate_faces(model, x_val, y_val, class_names)["accuracy"])
-        if steps:
-            model.compile(tf.keras.optimizers.SGD(learning_rate, momentum=0.9),
-                          tf.keras.losses.SparseCategoricalCrossentropy())
-            epochs = max(1, int(np.ceil(steps * batch_size / max(len(x_tr), 1))))
-            ds = make_face_dataset(x_tr, y_tr, batch_size=batch_size, epochs=epochs,
-                                   augment=True, seed=seed + k).take(steps)
-            model.fit(ds, epochs=1, verbose=0)
+        model.compile(tf.keras.optimizers.SGD(learning_rate, momentum=0.9),
+                      tf.keras.losses.SparseCategoricalCrossentropy())
+        epochs = max(1, int(np.ceil(steps * batch_size / max(len(x_tr), 1))))
+        ds = make_face_dataset(x_tr, y_tr, batch_size=batch_size, epochs=epochs,
+                               augment=True, seed=seed + k).take(steps)
+        model.fit(ds, epochs=1, verbose=0)
         personal_acc.append(evaluate_faces(model, x_val, y_val, class_names)["accuracy"])
-        sizes.append(len(x_val))
     if not sizes:
         raise ValueError("no client has a validation split: set partition.val_fraction > 0")
     w = np.asarray(sizes, np.float64) / np.sum(sizes)

@@ -35,17 +35,23 @@ def _weighted_mean_computation(channels: int):  # noqa: ANN202 (a tff.Computatio
     return weighted_mean
 
 
-def _client_moments(submodel: tf.keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """`float32[2, C]`: per-channel E[x] and E[x^2] of `submodel`'s output over `images`."""
-    total = None
-    count = 0
+def _client_moments(submodel: tf.keras.Model, client_images: list[np.ndarray],
+                    batch_size: int) -> list[np.ndarray]:
+    """Each client's `float32[2, C]`: per-channel E[x] and E[x^2] of `submodel`'s output over
+    its images. Every client's sample runs through the same batched forward passes (what each
+    car computes on its own is the same per-example sums; batching only saves calls here)."""
+    images = np.concatenate(client_images)
+    per_example = []
     for start in range(0, len(images), batch_size):
         out = submodel(images[start:start + batch_size], training=False)
-        out = tf.reshape(out, [-1, out.shape[-1]])
-        sums = tf.stack([tf.reduce_sum(out, 0), tf.reduce_sum(tf.square(out), 0)]).numpy()
-        total = sums if total is None else total + sums
-        count += out.shape[0]
-    return (total / count).astype(np.float32)
+        axes = list(range(1, len(out.shape) - 1))
+        per_example.append(tf.stack([tf.reduce_sum(out, axes),
+                                     tf.reduce_sum(tf.square(out), axes)], 1).numpy())
+        pixels = int(np.prod(out.shape[1:-1]))
+    sums = np.concatenate(per_example).astype(np.float64)  # [N, 2, C]
+    bounds = np.cumsum([0] + [len(x) for x in client_images])
+    return [(sums[lo:hi].sum(0) / ((hi - lo) * pixels)).astype(np.float32)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def recalibrate_batchnorm(model: tf.keras.Model, client_images: list[np.ndarray],
@@ -65,7 +71,7 @@ def recalibrate_batchnorm(model: tf.keras.Model, client_images: list[np.ndarray]
     weights = [np.float32(len(images)) for images in client_images]
     for layer in bn_layers:
         submodel = tf.keras.Model(model.inputs, layer.input)
-        stats = [_client_moments(submodel, images, batch_size) for images in client_images]
+        stats = _client_moments(submodel, client_images, batch_size)
         mean_and_sq = np.asarray(
             _weighted_mean_computation(int(stats[0].shape[1]))(stats, weights))
         mean = mean_and_sq[0]
