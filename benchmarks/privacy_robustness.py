@@ -20,7 +20,8 @@ trimmed mean / multi-Krum without attackers: the cost of the robust combiner its
 Fleet runs (`fleet_*`, the `dp_fleet` section): FER2013 split into `--fleet_clients` Dirichlet-0.5
 clients, Poisson client sampling with `--fleet_clients_per_round` expected per round, for
 `--fleet_rounds` rounds at batch size `--fleet_batch_size` (a client holds ~26 examples), δ =
-1/n^1.1, the iterator client loop (cheaper per client): `fleet_clean` (weighted FedAvg),
+1/n^1.1, the iterator client loop and the client store (cheaper per client; the attack run
+builds its datasets in the driver): `fleet_clean` (weighted FedAvg),
 `fleet_no_noise` (DP-FedAvg's adaptive clipping without noise: the run DP is compared with),
 `fleet_dp_8` / `fleet_dp_3` (adaptive clipping, noise solved for ε with the Poisson accountant),
 `fleet_secure_dp_8` (the ε = 8 noise over a secure sum of records clipped to
@@ -138,6 +139,7 @@ def fleet_overrides(name: str, *, rounds: int, eval_every: int, batch_size: int,
              "train.client_sampling": "poisson", "train.rounds": rounds,
              "train.eval_every": eval_every, "train.batch_size": batch_size,
              "train.client_loop": "iterator",  # ~26 examples per client: see benchmarks.scale
+             "train.client_datasets": "store",
              "privacy.delta": delta}
 
     def noise(epsilon: float) -> float:
@@ -157,7 +159,9 @@ def fleet_overrides(name: str, *, rounds: int, eval_every: int, batch_size: int,
         "fleet_krum_clean": krum,
         "fleet_malicious_krum": {**krum, "faults.malicious_fraction": malicious_fraction,
                                  "faults.attack": "sign_flip",
-                                 "faults.attack_scale": attack_scale},
+                                 "faults.attack_scale": attack_scale,
+                                 # update attacks travel beside driver-built datasets
+                                 "train.client_datasets": "driver"},
     }
     if name not in runs:
         raise ValueError(f"--runs: {name!r} is not one of {list(FLEET_RUNS)}")

@@ -49,6 +49,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.rounds_per_epoch = 1  # k > 1: each round 1/k of a client's epoch
     config.train.batch_size = 64
     config.train.augment = True
+    # Where each round's client datasets are built: "driver" (serialised into the TFF call) or
+    # "store" (read on the worker from a per-client store in the workdir: for many clients).
+    config.train.client_datasets = "driver"
     # "reduce": fastest steps, a fixed cost per client; "iterator": for many small clients.
     config.train.client_loop = "reduce"
     config.train.client_optimizer = "adam"  # fresh state every round

@@ -10,7 +10,7 @@ from tff_train.aggregators.client_faults import ATTACKS
 from tff_train.aggregators.options import as_options, validate_options
 from tff_train.config_checks import require as _require
 from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS
-from tff_train.face.process import aggregation_options
+from tff_train.face.process import UPDATE_ATTACKS, aggregation_options
 from tff_train.learning.fed_avg import CLIENT_LOOPS
 from tff_train.learning.learning_rate_schedule import SCHEDULES
 from tff_train.learning.optimizers import OPTIMIZERS
@@ -90,6 +90,12 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     f = config.faults
     _require(0 <= f.malicious_fraction < 1, "faults.malicious_fraction", "in [0, 1)",
              f.malicious_fraction)
+    _require(t.client_datasets in ("driver", "store"), "train.client_datasets",
+             "'driver' or 'store'", t.client_datasets)
+    if t.client_datasets == "store" and f.malicious_fraction > 0 and f.attack in UPDATE_ATTACKS:
+        _require(False, "train.client_datasets", f"'driver' with update attacks (faults.attack="
+                 f"{f.attack!r} scales each client's update beside its dataset)",
+                 t.client_datasets)
     _require(f.attack in ATTACKS, "faults.attack", f"one of {list(ATTACKS)}", f.attack)
     _require(f.attack_scale > 0, "faults.attack_scale", "> 0", f.attack_scale)
     delta = config.privacy.delta

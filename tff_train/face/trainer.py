@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tff_train.aggregators.client_faults import surviving_clients
 from tff_train.aggregators.compression import communication_bytes
+from tff_train.face.client_store import ClientStore, write_client_store
 from tff_train.face.config import validate_face_config
 from tff_train.face.data_loaders import FaceData, load_face_data
 from tff_train.face.evaluation import evaluate_faces
@@ -93,9 +94,10 @@ def finalize_global_model(model: tf.keras.Model, weights: object, data: FaceData
 
 def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_data: FaceData,
                 data: FaceData, eval_model: tf.keras.Model, traffic: object, ckpt_dir: Path, *,
-                resume: bool, crash_after_round: int | None, log: Callable[[str], None]
-                ) -> tuple[object, list[dict]]:
-    """The FedAvg rounds with per-round checkpoints; returns (final server state, metric rows)."""
+                store: ClientStore | None, resume: bool, crash_after_round: int | None,
+                log: Callable[[str], None]) -> tuple[object, list[dict]]:
+    """The FedAvg rounds with per-round checkpoints; returns (final server state, metric rows).
+    With a `store` the rounds send it `ClientRequest`s, else datasets built here."""
     t, process = config.train, setup.process
     state_learning_rate = None  # the client learning rate set on the state by `prepare_round`
 
@@ -109,13 +111,19 @@ def _run_rounds(config: ml_collections.ConfigDict, setup: FaceProcess, train_dat
                              f"{len(train_data.clients)}): raise train.clients_per_round")
         if t.dropout_fraction:
             client_ids = surviving_clients(client_ids, t.dropout_fraction, config.seed, round_num)
-        datasets = configured_round_datasets(config, train_data, client_ids, round_num)
+        if store is not None:
+            client_data = store.requests(client_ids, seed=config.seed, round_num=round_num,
+                                         local_epochs=t.local_epochs,
+                                         rounds_per_epoch=t.rounds_per_epoch)
+        else:
+            client_data = setup.client_data(
+                configured_round_datasets(config, train_data, client_ids, round_num), client_ids)
         learning_rate = scheduled_learning_rate(t.client_learning_rate, round_num - 1, t.rounds,
                                                 t.lr_schedule)
         if learning_rate != state_learning_rate:  # two TFF calls carrying the whole state
             state = setup.with_client_learning_rate(state, learning_rate)
             state_learning_rate = learning_rate
-        return RoundInput(state, setup.client_data(datasets, client_ids),
+        return RoundInput(state, client_data,
                           {"client_ids": client_ids, "learning_rate": learning_rate})
 
     def metrics_row(round_num: int, train: dict, round_input: RoundInput, timing: RoundTiming
@@ -179,6 +187,13 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
     setup = build_face_process(config, builder, len(data.clients))
     train_data = dataclasses.replace(data, clients=setup.poison(data.clients,
                                                                 len(data.class_names)))
+    store = None
+    if t.client_datasets == "store":  # the clients' data read on the worker, by client id
+        store = write_client_store(workdir / "client_store", train_data.clients,
+                                   len(data.class_names))
+        setup = dataclasses.replace(setup, process=store.compose(
+            setup.process, batch_size=t.batch_size, augment=t.augment,
+            prior_correction=t.prior_correction))
     eval_builder = face_model_builder(config, "float32")
     eval_model = eval_builder()
     traffic = communication_bytes([w.shape for w in eval_model.trainable_weights],
@@ -186,7 +201,8 @@ def run_face_training(config: ml_collections.ConfigDict, workdir: str | os.PathL
                                   bits=config.aggregation.quantization_bits)
     with setup.execution_context():
         state, rows = _run_rounds(config, setup, train_data, data, eval_model, traffic, ckpt_dir,
-                                  resume=resume, crash_after_round=crash_after_round, log=log)
+                                  store=store, resume=resume,
+                                  crash_after_round=crash_after_round, log=log)
         weights = setup.process.get_model_weights(state)
         model = finalize_global_model(eval_builder(), weights, data, config)
 

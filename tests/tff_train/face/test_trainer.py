@@ -300,3 +300,28 @@ def test_half_epoch_rounds_lower_the_loss_and_see_half_the_examples(tmp_path):
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
     assert rows[0]["num_examples"] + rows[1]["num_examples"] == full[0]["num_examples"]
     assert rows[0]["num_examples"] < full[0]["num_examples"]
+
+
+@pytest.mark.slow
+def test_client_store_rounds_equal_driver_dataset_rounds(tmp_path):
+    def run(name, client_datasets):
+        config = _smoke(rounds=2)
+        config.personalization.steps = 0
+        config.train.client_datasets = client_datasets
+        return run_face_training(config, tmp_path / name, log=lambda _: None)
+
+    driver, store = run("driver", "driver"), run("store", "store")
+    assert (tmp_path / "store" / "client_store" / "client_000000.bin").is_file()
+    for key in ("train_loss", "train_accuracy", "num_examples", "public_test_accuracy"):
+        assert [r[key] for r in store["rows"]] == [r[key] for r in driver["rows"]], key
+    assert store["private_test"]["accuracy"] == driver["private_test"]["accuracy"]
+
+
+def test_the_client_store_refuses_update_attacks(tmp_path):
+    config = _smoke()
+    config.train.client_datasets = "store"
+    config.faults.malicious_fraction = 0.25
+    config.faults.attack = "sign_flip"
+    with pytest.raises(ValueError, match=r"config.train.client_datasets must be 'driver' with "
+                                         r"update attacks \(faults.attack='sign_flip'"):
+        run_face_training(config, tmp_path)
