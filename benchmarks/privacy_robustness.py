@@ -148,24 +148,23 @@ def fleet_overrides(name: str, *, rounds: int, eval_every: int, batch_size: int,
 
     krum = {"aggregation.robust": "multi_krum", "aggregation.trim_fraction": robust_trim_fraction,
             "aggregation.clip_norm": robust_clip_norm}
-    runs = {
-        "fleet_clean": {},
-        "fleet_no_noise": {"aggregation.dp_noise_multiplier": 0.0},
-        "fleet_dp_8": {"aggregation.dp_noise_multiplier": noise(8.0)},
-        "fleet_dp_3": {"aggregation.dp_noise_multiplier": noise(3.0)},
-        "fleet_secure_dp_8": {"aggregation.dp_noise_multiplier": noise(8.0),
-                              "aggregation.clip_norm": secure_clip_norm,
-                              "aggregation.secure": True},
-        "fleet_krum_clean": krum,
-        "fleet_malicious_krum": {**krum, "faults.malicious_fraction": malicious_fraction,
-                                 "faults.attack": "sign_flip",
-                                 "faults.attack_scale": attack_scale,
-                                 # update attacks travel beside driver-built datasets
-                                 "train.client_datasets": "driver"},
+    runs = {  # callables: only the requested run solves for its noise (seconds each)
+        "fleet_clean": dict,
+        "fleet_no_noise": lambda: {"aggregation.dp_noise_multiplier": 0.0},
+        "fleet_dp_8": lambda: {"aggregation.dp_noise_multiplier": noise(8.0)},
+        "fleet_dp_3": lambda: {"aggregation.dp_noise_multiplier": noise(3.0)},
+        "fleet_secure_dp_8": lambda: {"aggregation.dp_noise_multiplier": noise(8.0),
+                                      "aggregation.clip_norm": secure_clip_norm,
+                                      "aggregation.secure": True},
+        "fleet_krum_clean": lambda: krum,
+        "fleet_malicious_krum": lambda: {
+            **krum, "faults.malicious_fraction": malicious_fraction,
+            "faults.attack": "sign_flip", "faults.attack_scale": attack_scale,
+            "train.client_datasets": "driver"},  # update attacks travel beside driver datasets
     }
     if name not in runs:
         raise ValueError(f"--runs: {name!r} is not one of {list(FLEET_RUNS)}")
-    return {**fleet, **runs[name]}
+    return {**fleet, **runs[name]()}
 
 
 def dp_fleet_headline(runs: dict[str, dict]) -> dict | None:

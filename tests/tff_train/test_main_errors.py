@@ -50,7 +50,8 @@ def test_face_main_unknown_config_key_is_one_line_with_close_matches(tmp_path):
     assert _error_lines(result) == [
         "face_main: error: --config.train.roudns: unknown config key 'train.roudns'; did you "
         "mean 'train.rounds'? (keys of config.train: augment, batch_size, bn_calibration_examples, "
-        "client_learning_rate, client_momentum, client_optimizer, clients_per_round, "
+        "client_datasets, client_learning_rate, client_loop, client_momentum, client_optimizer, "
+        "client_sampling, clients_per_round, "
         "dropout_fraction, eval_every, label_smoothing, local_epochs, lr_schedule, "
         "prior_correction, rounds, rounds_per_epoch, server_learning_rate, "
         "server_momentum, server_optimizer)"]
