@@ -126,6 +126,11 @@ def run_overrides(name: str, *, rounds: int, num_clients: int, clients_per_round
     raise ValueError(f"--runs: {name!r} is not one of {list(RUNS)}")
 
 
+def fleet_delta(num_clients: int) -> float:
+    """The fleet runs' δ: 1 / num_clients**1.1."""
+    return float(num_clients) ** -1.1
+
+
 def fleet_overrides(name: str, *, rounds: int, eval_every: int, batch_size: int,
                     num_clients: int, clients_per_round: int, secure_clip_norm: float,
                     malicious_fraction: float, attack_scale: float, robust_trim_fraction: float,
@@ -134,7 +139,7 @@ def fleet_overrides(name: str, *, rounds: int, eval_every: int, batch_size: int,
     if not 1 <= clients_per_round < num_clients:
         raise ValueError(f"--fleet_clients_per_round must be in [1, --fleet_clients="
                          f"{num_clients}); got {clients_per_round}")
-    delta = float(num_clients) ** -1.1
+    delta = fleet_delta(num_clients)
     fleet = {"partition.num_clients": num_clients, "train.clients_per_round": clients_per_round,
              "train.client_sampling": "poisson", "train.rounds": rounds,
              "train.eval_every": eval_every, "train.batch_size": batch_size,
@@ -249,7 +254,7 @@ def main(argv: Sequence[str]) -> None:
                   "clients_per_round_expected": FLAGS.fleet_clients_per_round,
                   "client_sampling": "poisson", "rounds": FLAGS.fleet_rounds,
                   "eval_every": FLAGS.fleet_eval_every, "batch_size": FLAGS.fleet_batch_size,
-                  "delta": float(FLAGS.fleet_clients) ** -1.1},
+                  "delta": fleet_delta(FLAGS.fleet_clients)},
               "runs": runs}
     datasets: dict[int, object] = {}  # partition.num_clients -> FaceData
 

@@ -194,10 +194,10 @@ def on_workers(n: int, timeout_s: float) -> Iterator[dict[str, int]]:
         yield pids
 
 
-def client_count_run(clients: list, rounds: int, timeout_s: float, store_dir: Path,
+def client_count_run(clients: list, store: ClientStore, rounds: int, timeout_s: float,
                      log: Callable[[str], None]) -> dict:
-    """For each client-data path: 10-per-round and all-per-round runs on one fresh worker each."""
-    store = write_client_store(store_dir, clients)
+    """For each client-data path: 10-per-round and all-per-round runs on one fresh worker each
+    (`store`: the same `clients` written by `write_client_store`)."""
     result: dict = {"num_clients": len(clients),
                     "examples_per_client_median": float(np.median([len(y) for _, y in clients]))}
     for path, (built_in, client_loop) in PATHS.items():
@@ -237,13 +237,13 @@ def _timed(fn: Callable[[], object], num_clients: int) -> dict:
             "driver_cpu_ms_per_client": 1000 * cpu["driver_cpu_s"] / num_clients}
 
 
-def profile_per_client_cost(clients: list, timeout_s: float, store_dir: Path,
+def profile_per_client_cost(clients: list, store: ClientStore, timeout_s: float,
                             log: Callable[[str], None]) -> dict:
-    """Per-client cost of each piece of a round over all `clients` (see the module docstring)."""
+    """Per-client cost of each piece of a round over all `clients` (see the module docstring;
+    `store`: the same clients written by `write_client_store`)."""
     tff = import_tff()
     n = len(clients)
     ids = np.arange(n)
-    store = write_client_store(store_dir, clients)
     batch_type = (tff.TensorType(np.float32, [None, 48, 48, 1]), tff.TensorType(np.int32, [None]))
 
     @tff.tensorflow.computation(np.int32)
@@ -367,15 +367,16 @@ def main(argv: Sequence[str]) -> None:
             "clients_runs_execute_on": "one fresh loopback worker per run",
             "in_process": "TFF's default local context (which itself runs one worker_binary)"}
         result["clients"] = {}
+        largest = None  # (clients, store) of the largest count, for the profile
         for count in counts:
             clients = split(images, labels, count)
+            store = write_client_store(Path(scratch.name) / f"store_{count}", clients)
             result["clients"][str(count)] = client_count_run(
-                clients, rounds, FLAGS.worker_timeout_s, Path(scratch.name) / f"store_{count}",
-                print)
+                clients, store, rounds, FLAGS.worker_timeout_s, print)
+            if count == max(counts):
+                largest = (clients, store)
         result["summary"] = summarise(result["clients"], counts)
-        result["profile"] = profile_per_client_cost(
-            split(images, labels, max(counts)), FLAGS.worker_timeout_s,
-            Path(scratch.name) / "store_profile", print)
+        result["profile"] = profile_per_client_cost(*largest, FLAGS.worker_timeout_s, print)
         result["workers"] = workers_comparison(
             build_process(), split(images, labels, CLIENTS_PER_ROUND), worker_rounds,
             FLAGS.worker_timeout_s, print)

@@ -104,13 +104,11 @@ def compute_epsilon(noise_multiplier: float, sampling_rate: float, rounds: int,
     if not noise_multiplier >= 0:
         raise ValueError(f"noise_multiplier must be >= 0; got {noise_multiplier}")
     _check_accounting_args(sampling_rate, rounds, delta)
-    if noise_multiplier == 0 and rounds > 0:
-        _sampled_event(1.0, sampling_rate, sampling, num_clients)  # validates the sampling
-        return math.inf
-    event, relation = _sampled_event(max(noise_multiplier, 1e-12), sampling_rate, sampling,
-                                     num_clients)
+    event, relation = _sampled_event(noise_multiplier, sampling_rate, sampling, num_clients)
     if rounds == 0:
         return 0.0
+    if noise_multiplier == 0:
+        return math.inf
     accountant = dp_accounting.rdp.RdpAccountant(list(RDP_ORDERS), relation)
     accountant.compose(dp_accounting.SelfComposedDpEvent(event, rounds))
     return float(accountant.get_epsilon(delta))

@@ -11,6 +11,7 @@ from tff_train.aggregators.options import as_options, validate_options
 from tff_train.config_checks import require as _require
 from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS
 from tff_train.face.process import UPDATE_ATTACKS, aggregation_options
+from tff_train.learning.client_sampling import SAMPLINGS
 from tff_train.learning.fed_avg import CLIENT_LOOPS
 from tff_train.learning.learning_rate_schedule import SCHEDULES
 from tff_train.learning.optimizers import OPTIMIZERS
@@ -54,7 +55,7 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(t.rounds >= 1, "train.rounds", ">= 1", t.rounds)
     _require(1 <= t.clients_per_round <= num_clients, "train.clients_per_round",
              f"in [1, num_clients={num_clients}]", t.clients_per_round)
-    _require(t.client_sampling in ("uniform", "poisson"), "train.client_sampling",
+    _require(t.client_sampling in SAMPLINGS, "train.client_sampling",
              "'uniform' or 'poisson'", t.client_sampling)
     _require(t.client_loop in CLIENT_LOOPS, "train.client_loop", f"one of {sorted(CLIENT_LOOPS)}",
              t.client_loop)
@@ -92,10 +93,10 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
              f.malicious_fraction)
     _require(t.client_datasets in ("driver", "store"), "train.client_datasets",
              "'driver' or 'store'", t.client_datasets)
-    if t.client_datasets == "store" and f.malicious_fraction > 0 and f.attack in UPDATE_ATTACKS:
-        _require(False, "train.client_datasets", f"'driver' with update attacks (faults.attack="
-                 f"{f.attack!r} scales each client's update beside its dataset)",
-                 t.client_datasets)
+    update_attacks = f.malicious_fraction > 0 and f.attack in UPDATE_ATTACKS
+    _require(not (update_attacks and t.client_datasets == "store"), "train.client_datasets",
+             f"'driver' with update attacks (faults.attack={f.attack!r} scales each client's "
+             "update beside its dataset)", t.client_datasets)
     _require(f.attack in ATTACKS, "faults.attack", f"one of {list(ATTACKS)}", f.attack)
     _require(f.attack_scale > 0, "faults.attack_scale", "> 0", f.attack_scale)
     delta = config.privacy.delta

@@ -14,6 +14,8 @@ conversion with the same weights.
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
 INPUT_SHAPE = (48, 48, 1)
@@ -24,15 +26,21 @@ BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 NORMALIZATIONS = ("batch", "none")
 
 
+@functools.cache
+def _this_cpuinfo() -> str:
+    """The text of /proc/cpuinfo, read once ('' where it does not exist)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def cpu_has_fast_bfloat16(cpuinfo: str | None = None) -> bool:
     """Whether the CPU does bfloat16 natively (`BFLOAT16_CPU_FLAGS`); `cpuinfo` is the text of
-    /proc/cpuinfo (read when None; False where it does not exist)."""
+    /proc/cpuinfo (this machine's when None; False where it does not exist)."""
     if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                cpuinfo = f.read()
-        except OSError:
-            return False
+        cpuinfo = _this_cpuinfo()
     flags = set()
     for line in cpuinfo.splitlines():
         if line.startswith("flags"):

@@ -35,12 +35,12 @@ def _weighted_mean_computation(channels: int):  # noqa: ANN202 (a tff.Computatio
     return weighted_mean
 
 
-def _client_moments(submodel: tf.keras.Model, client_images: list[np.ndarray],
+def _client_moments(submodel: tf.keras.Model, images: np.ndarray, bounds: np.ndarray,
                     batch_size: int) -> list[np.ndarray]:
     """Each client's `float32[2, C]`: per-channel E[x] and E[x^2] of `submodel`'s output over
-    its images. Every client's sample runs through the same batched forward passes (what each
-    car computes on its own is the same per-example sums; batching only saves calls here)."""
-    images = np.concatenate(client_images)
+    its images, client k being `images[bounds[k]:bounds[k+1]]`. Every client's sample runs
+    through the same batched forward passes (what each car computes on its own is the same
+    per-example sums; batching only saves calls here)."""
     per_example = []
     for start in range(0, len(images), batch_size):
         out = submodel(images[start:start + batch_size], training=False)
@@ -49,7 +49,6 @@ def _client_moments(submodel: tf.keras.Model, client_images: list[np.ndarray],
                                      tf.reduce_sum(tf.square(out), axes)], 1).numpy())
         pixels = int(np.prod(out.shape[1:-1]))
     sums = np.concatenate(per_example).astype(np.float64)  # [N, 2, C]
-    bounds = np.cumsum([0] + [len(x) for x in client_images])
     return [(sums[lo:hi].sum(0) / ((hi - lo) * pixels)).astype(np.float32)
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -69,9 +68,11 @@ def recalibrate_batchnorm(model: tf.keras.Model, client_images: list[np.ndarray]
     bn_layers = [layer for layer in model.layers
                  if isinstance(layer, tf.keras.layers.BatchNormalization)]
     weights = [np.float32(len(images)) for images in client_images]
+    images = np.concatenate(client_images)  # once: every layer's passes read the same samples
+    bounds = np.cumsum([0] + [len(x) for x in client_images])
     for layer in bn_layers:
         submodel = tf.keras.Model(model.inputs, layer.input)
-        stats = _client_moments(submodel, client_images, batch_size)
+        stats = _client_moments(submodel, images, bounds, batch_size)
         mean_and_sq = np.asarray(
             _weighted_mean_computation(int(stats[0].shape[1]))(stats, weights))
         mean = mean_and_sq[0]

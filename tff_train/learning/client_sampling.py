@@ -34,16 +34,18 @@ def poisson_sample_clients(num_clients: int, sampling_rate: float, seed: int, ro
     return np.flatnonzero(rng.random(num_clients) < sampling_rate)
 
 
+SAMPLINGS = ("uniform", "poisson")  # `round_clients`' ways of drawing a round's clients
+
+
 def round_clients(num_clients: int, clients_per_round: int, seed: int, round_num: int,
                   sampling: str = "uniform") -> np.ndarray:
     """Round `round_num`'s client ids: `sample_clients` ("uniform": exactly clients_per_round)
     or `poisson_sample_clients` ("poisson": clients_per_round expected)."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be 'uniform' or 'poisson'; got {sampling!r}")
     if sampling == "uniform":
         return sample_clients(num_clients, clients_per_round, seed, round_num)
-    if sampling == "poisson":
-        if not 1 <= clients_per_round <= num_clients:
-            raise ValueError(f"clients_per_round must be in [1, {num_clients}]; got "
-                             f"{clients_per_round}")
-        return poisson_sample_clients(num_clients, clients_per_round / num_clients, seed,
-                                      round_num)
-    raise ValueError(f"sampling must be 'uniform' or 'poisson'; got {sampling!r}")
+    if not 1 <= clients_per_round <= num_clients:
+        raise ValueError(f"clients_per_round must be in [1, {num_clients}]; got "
+                         f"{clients_per_round}")
+    return poisson_sample_clients(num_clients, clients_per_round / num_clients, seed, round_num)
