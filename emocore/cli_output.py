@@ -47,7 +47,8 @@ HARMLESS_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
 )
 # Third-party packages whose sub-ERROR absl / logging records are dropped in quiet mode.
 _LIBRARY_PATH = re.compile(
-    r"[/\\](tensorflow|tensorflow_federated|tensorflow_decision_forests|keras|tf_keras)[/\\]")
+    r"[/\\](tensorflow|tensorflow_federated|tensorflow_decision_forests|keras|tf_keras|matplotlib)"
+    r"[/\\]")
 _VERBOSITY = re.compile(r"^(?:--verbosity|-v)(?:=(.*))?$")
 # Whole stderr lines (bytes) written by native code that no setting silences.
 NATIVE_NOISE = re.compile(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from emocore.cli_output import NATIVE_NOISE, verbosity_from_argv
+from emocore.cli_output import NATIVE_NOISE, _LibraryRecordFilter, verbosity_from_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 # TensorFlow's C++ log prefix, e.g. "2026-12-02 06:52:16.468072: E tensorflow/...".
@@ -118,3 +119,15 @@ def test_every_entry_point_quiets_its_output_before_importing_anything_heavy():
         imports = _imports_before_quieting(path)
         assert imports is not None, f"{path} does not call quiet_unless_verbose(sys.argv)"
         assert set(imports) <= {"__future__", "sys", "emocore.cli_output"}, (path, imports)
+
+
+@pytest.mark.parametrize("pathname, level, kept", [
+    ("/venv/site-packages/matplotlib/font_manager.py", logging.INFO, False),  # first-run cache
+    ("/venv/site-packages/tensorflow_decision_forests/keras/core.py", logging.WARNING, False),
+    ("/venv/site-packages/matplotlib/font_manager.py", logging.ERROR, True),
+    ("/work/project/tff_train/face/trainer.py", logging.INFO, True),
+    ("/work/project/matplotlib_notes.py", logging.INFO, True),
+])
+def test_library_record_filter_drops_only_sub_error_library_records(pathname, level, kept):
+    record = logging.LogRecord("x", level, pathname, 1, "message", None, None)
+    assert _LibraryRecordFilter().filter(record) is kept
