@@ -73,6 +73,10 @@ def _strategies(config: FusionConfig) -> dict[str, FusionConfig]:
         "learned_scalar": replace(config, strategy="learned_weights", learned_weights=scalar),
         "learned_per_class": replace(config, strategy="learned_weights",
                                      learned_weights=per_class),
+        "learned_log_scalar": replace(config, strategy="learned_log_pool",
+                                      learned_weights=scalar, epsilon=1e-4),
+        "learned_log_per_class": replace(config, strategy="learned_log_pool",
+                                         learned_weights=per_class),
     }
 
 

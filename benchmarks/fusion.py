@@ -164,10 +164,12 @@ def main(argv: Sequence[str]) -> None:
                 "physio": physio_state[idx]}
 
     val, test = split("public_test", VAL_SUBJECTS), split("private_test", TEST_SUBJECTS)
-    learned = fit_learned_weights({"face": val["face"], "physio": val["physio"]}, val["labels"])
+    fitted = {s: fit_learned_weights({"face": val["face"], "physio": val["physio"]},
+                                     val["labels"], pool=pool, epsilon=FusionConfig().epsilon)
+              for s, pool in (("learned_weights", "linear"), ("learned_log_pool", "log"))}
+    learned = fitted["learned_weights"]
     configs = {s: FusionConfig(strategy=s, modality_label_spaces=(("face", "driver_state3"), (
-        "physio", "driver_state3")), learned_weights=learned if s == "learned_weights" else None)
-        for s in STRATEGIES}
+        "physio", "driver_state3")), learned_weights=fitted.get(s)) for s in STRATEGIES}
     y = test["labels"]
     result = {
         "provenance": provenance(),
@@ -183,6 +185,9 @@ def main(argv: Sequence[str]) -> None:
                              for s, c in configs.items()},
         "learned_weights": {"modalities": list(learned.modalities),
                             "weights": np.asarray(learned.weights, dtype=float).tolist()},
+        "learned_log_pool_weights": {
+            "modalities": list(fitted["learned_log_pool"].modalities),
+            "weights": np.asarray(fitted["learned_log_pool"].weights, dtype=float).tolist()},
         "dropout": {},
     }
     for dropped in ("face", "physio"):

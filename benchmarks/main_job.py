@@ -3,15 +3,18 @@
 `python -m benchmarks.main_job --out=FILE.json [--variants=default,previous,...]
 [--workdir=DIR]`
 
-Each variant is `python -m pipeline.main --workdir=DIR/NAME` plus its `--config.face.*`
-overrides (VARIANTS), run one after another in a fresh process (so its wall time includes the
+Each variant is `python -m pipeline.main --workdir=DIR/NAME` plus its `--config.*` overrides
+(VARIANTS), run one after another in a fresh process (so its wall time includes the
 imports and TFF start-up, as a user sees it; the set-up check of `scripts/run_main.sh` is not
 included). From each run's `summary.json` and replay lines it reports: wall seconds, the stage
 timings, the face CNN's accuracy on the validation and test drivers' labelled faces (7
 expressions), the driver-state accuracy of face / physio / fused on the validation driver's
 replay (the fusion-weight fit; what the schedule is chosen on) and on the unseen driver's replay
-(what the README reports). The validation driver trained neither model; the unseen driver is
-seen by no trainer and plays no part in any choice.
+(what the README reports), and the same on `--extra_unseen_drivers` more drivers of the cohort's
+generator that no run sees (first episode, each referenced to its own profile from its last,
+unlabelled episode, as the main job does): one driver is a noisy yardstick, their mean less so.
+The validation driver trained neither model; the unseen drivers are seen by no trainer and play
+no part in any choice.
 """
 
 from __future__ import annotations
@@ -36,29 +39,39 @@ from absl import app, flags
 from benchmarks.common import emit, provenance
 from configs import pipeline_default
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
-from pipeline.job import replay_accuracy
+from pipeline.job import driver_profile, replay_accuracy
+from tff_train.physio.config import feature_config
+from tflite_edge.loop_stats import LoopConfig
+from tflite_edge.realtime import run_harness
+from tflite_edge.sources import episode_source
 
-# Face-schedule variants of the main job (`--config.face.KEY=VALUE` overrides of the default).
+# Variants of the main job (`--config.KEY=VALUE` overrides of its default config): face
+# schedules and the fusion pool.
 VARIANTS: dict[str, dict[str, object]] = {
     "default": {},
     # The default before 2026-12-03: every driver client in each of 12 rounds, client Adam
     # 3e-3, datasets built in the driver and sent with each round.
-    "previous": {"train.clients_per_round": 24, "train.rounds": 12, "train.eval_every": 4,
-                 "train.client_learning_rate": 0.003, "train.client_datasets": "driver"},
-    "clients8_lr3e-3": {"train.client_learning_rate": 0.003},
-    "clients4_rounds64": {"train.clients_per_round": 4, "train.rounds": 64,
-                          "train.eval_every": 16},
+    "previous": {"face.train.clients_per_round": 24, "face.train.rounds": 12,
+                 "face.train.eval_every": 4, "face.train.client_learning_rate": 0.003,
+                 "face.train.client_datasets": "driver", "fusion.strategy": "learned_weights"},
+    "linear_pool": {"fusion.strategy": "learned_weights"},
+    "clients8_lr3e-3": {"face.train.client_learning_rate": 0.003},
+    "clients4_rounds64": {"face.train.clients_per_round": 4, "face.train.rounds": 64,
+                          "face.train.eval_every": 16},
 }
 
 _VARIANTS = flags.DEFINE_list("variants", ["default", "previous"],
                               f"Variants to run, in order; of {list(VARIANTS)}.")
+_EXTRA = flags.DEFINE_integer("extra_unseen_drivers", 6,
+                              "More drivers no run sees, replayed on every variant's bundle.",
+                              lower_bound=0)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the runs go (default: a temporary dir).")
 _OUT = flags.DEFINE_string("out", None, "Also write the JSON here.")
 
 
 def variant_args(overrides: dict[str, object]) -> list[str]:
-    """`--config.face.KEY=VALUE` arguments of one variant."""
-    return [f"--config.face.{key}={value}" for key, value in overrides.items()]
+    """`--config.KEY=VALUE` arguments of one variant."""
+    return [f"--config.{key}={value}" for key, value in overrides.items()]
 
 
 def validation_replay_accuracy(run_dir: Path) -> dict:
@@ -75,7 +88,29 @@ def validation_replay_accuracy(run_dir: Path) -> dict:
     return replay_accuracy(lines, driver.episodes[0]) | {"driver": driver_id}
 
 
-def run_variant(name: str, workdir: Path) -> dict:
+def extra_unseen_replays(run_dir: Path, count: int) -> dict:
+    """Driver-state accuracy of face / physio / fused on the first episode of `count` drivers
+    after the main job's unseen one (none of them seen by any run), through `run_dir`'s bundle;
+    per driver and the mean over drivers."""
+    config = pipeline_default.get_config()
+    first = config.cohort.num_drivers + 1  # drivers 0..num_drivers are the job's own
+    everyone = generate_cohort(first + count, seed=config.seed,
+                               config=CohortConfig(faces_per_class=config.cohort.faces_per_class))
+    features = feature_config(config.physio)
+    per_driver = []
+    for driver in everyone.drivers[first:]:
+        lines_path = run_dir / f"extra_unseen_driver{driver.driver_id}.jsonl"
+        run_harness(run_dir / "bundle", episode_source(driver.episodes[0]), out_lines=lines_path,
+                    driver_profile=driver_profile(config, features, driver),
+                    loop_config=LoopConfig(log_incidents=False))
+        lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
+        per_driver.append(replay_accuracy(lines, driver.episodes[0]) | {"driver": driver.driver_id})
+    mean = {k: round(float(sum(d[k] for d in per_driver) / len(per_driver)), 4)
+            for k in ("face", "physio", "fused")} if per_driver else {}
+    return {"drivers": per_driver, "mean": mean}
+
+
+def run_variant(name: str, workdir: Path, extra_unseen_drivers: int) -> dict:
     """Runs the main job with variant `name` in a fresh process; its measured results."""
     run_dir = workdir / name
     command = [sys.executable, "-m", "pipeline.main", f"--workdir={run_dir}",
@@ -98,6 +133,7 @@ def run_variant(name: str, workdir: Path) -> dict:
         "face_test_driver_accuracy": summary["face"]["test_driver_accuracy"],
         "validation_replay": validation_replay_accuracy(run_dir),
         "unseen_replay": unseen | {"driver": summary["replay"]["driver"]},
+        "extra_unseen_replays": extra_unseen_replays(run_dir, extra_unseen_drivers),
     }
 
 
@@ -109,16 +145,18 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError(f"--variants must name variants of {list(VARIANTS)}; got "
                              f"{_VARIANTS.value!r}")
     result = {"provenance": provenance(), "protocol": __doc__.split("\n\n", 2)[2].strip(),
-              "default_face_config": pipeline_default.get_config().face.train.to_dict(),
+              "default_config": {"face_train": pipeline_default.get_config().face.train.to_dict(),
+                                 "fusion": pipeline_default.get_config().fusion.to_dict()},
               "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(_WORKDIR.value or tmp)
         for name in _VARIANTS.value:
-            result["variants"][name] = run_variant(name, workdir)
+            result["variants"][name] = run_variant(name, workdir, _EXTRA.value)
             r = result["variants"][name]
             print(f"{name}: {r['wall_s']} s, validation replay face "
                   f"{r['validation_replay']['face']:.3f}, unseen face "
-                  f"{r['unseen_replay']['face']:.3f} fused {r['unseen_replay']['fused']:.3f}",
+                  f"{r['unseen_replay']['face']:.3f} fused {r['unseen_replay']['fused']:.3f}, "
+                  f"{_EXTRA.value} more unseen drivers {r['extra_unseen_replays']['mean']}",
                   file=sys.stderr)
             if _OUT.value:  # after every variant: a stopped run keeps what it measured
                 emit(result, _OUT.value)

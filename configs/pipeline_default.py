@@ -88,9 +88,13 @@ def get_config() -> ml_collections.ConfigDict:
     config.face = face_config(config)
     config.physio = physio_config(config)
     config.fusion = ml_collections.ConfigDict()
-    # learned_weights: a linear pool fitted on the edge replay of the validation driver (seen
-    # by neither trainer); or confidence_weighted | majority_vote | product_of_experts.
-    config.fusion.strategy = "learned_weights"
+    # learned_log_pool: a weighted product of the modalities' distributions, its weights fitted
+    # on the edge replay of the validation driver (seen by neither trainer). Both models are
+    # confident, so in the linear pool (learned_weights) the larger weight wins every confident
+    # disagreement; the log pool weighs them (validation driver's replay, fused: MJ_VAL_LOG vs
+    # MJ_VAL_LIN; benchmarks/results/main_job.json). Or confidence_weighted | majority_vote |
+    # product_of_experts | learned_weights.
+    config.fusion.strategy = "learned_log_pool"
     # One physio stride plus 1 s: a physio reading stays fresh until the next window.
     config.fusion.max_age_s = config.physio.features.get_ref("stride_s") + 1.0
     # EMA of fused distributions (0 = off): 5 s cost the default replay 7 points (its lag at

@@ -26,7 +26,7 @@ from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emocore.calibration import ReferenceStats
 from emocore.face_preprocessing import scale_pixels
-from emocore.fusion import FusionConfig, LearnedWeights
+from emocore.fusion import LEARNED_STRATEGIES, STRATEGIES, FusionConfig, LearnedWeights
 from emocore.label_spaces import DRIVER_STATE3
 from emocore.physio import PhysioFeatureConfig, extract_recording, feature_names
 from emodata.synthetic_cohort import (
@@ -110,6 +110,9 @@ def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
                          f"config.cohort.num_drivers - 2 = {config.cohort.num_drivers - 2} (the "
                          f"face validation and test drivers stay unseen); got {drivers}")
     bundled_physio_model(config)
+    if config.fusion.strategy not in STRATEGIES:
+        raise ValueError(f"config.fusion.strategy must be one of {list(STRATEGIES)}; got "
+                         f"{config.fusion.strategy!r}")
     if "train" in _stages(config):
         _nested(validate_face_config, config, "face")
         _nested(validate_physio_config, config, "physio")
@@ -130,9 +133,10 @@ def build_bundle(config: ml_collections.ConfigDict, cohort: SyntheticCohort,
     """int8 + float32 face models, the federated forest and the configs → `workdir/bundle`.
 
     The int8 calibration faces come from `cohort` (the training cohort). The fusion strategy
-    is `config.fusion.strategy`, except that "learned_weights" falls back to
-    "confidence_weighted" until `learned_weights` are given. `models` (the second value
-    returned by an earlier call) skips the conversions. Returns (bundle dir, models)."""
+    is `config.fusion.strategy`, except that the learned pools ("learned_weights",
+    "learned_log_pool") fall back to "confidence_weighted" until `learned_weights` are given.
+    `models` (the second value returned by an earlier call) skips the conversions. Returns
+    (bundle dir, models)."""
     import tensorflow as tf
 
     if models is None:
@@ -146,7 +150,7 @@ def build_bundle(config: ml_collections.ConfigDict, cohort: SyntheticCohort,
                            "float32": convert_face_model(face_model, "float32")},
                   "physio": forest_to_tflite(forest)}
     strategy = config.fusion.strategy
-    if strategy == "learned_weights" and learned_weights is None:
+    if strategy in LEARNED_STRATEGIES and learned_weights is None:
         strategy = "confidence_weighted"
     fusion = FusionConfig(strategy=strategy, max_age_s=config.fusion.max_age_s,
                           smoothing_half_life_s=config.fusion.smoothing_half_life_s,
@@ -169,8 +173,9 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
                        validation: SyntheticDriver, workdir: Path,
                        features: PhysioFeatureConfig,
                        loop_config: LoopConfig = LoopConfig()) -> LearnedWeights:
-    """Linear-pool fusion weights (`fit_learned_weights`, log-likelihood) fitted on the edge
-    replay of the validation driver's first episode: a driver that trained neither model."""
+    """Fusion weights (`fit_learned_weights`, log-likelihood; the linear or log pool of
+    `config.fusion.strategy`) fitted on the edge replay of the validation driver's first
+    episode: a driver that trained neither model."""
     episode = validation.episodes[0]
     lines_path = workdir / "fusion_validation_episode.jsonl"
     run_harness(bundle, episode_source(episode), out_lines=lines_path, loop_config=loop_config,
@@ -185,8 +190,10 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
         for modality, rows in probs.items():
             state = (line[modality] or {}).get("driver_state")
             rows.append(state if state is not None else [np.nan] * DRIVER_STATE3.num_classes)
+    pool = "log" if config.fusion.strategy == "learned_log_pool" else "linear"
     return fit_learned_weights({m: np.array(v, dtype=np.float64) for m, v in probs.items()},
-                               np.array(labels, dtype=np.int64))
+                               np.array(labels, dtype=np.int64), pool=pool,
+                               epsilon=FusionConfig().epsilon)
 
 
 def replay_accuracy(lines: list[dict], episode: object) -> dict:
@@ -278,7 +285,7 @@ def run_pipeline(config: ml_collections.ConfigDict, workdir: str | Path, *,
     if "bundle" in stages:
         started = time.perf_counter()
         bundle, models = build_bundle(config, cohort, workdir)
-        if config.fusion.strategy == "learned_weights":
+        if config.fusion.strategy in LEARNED_STRATEGIES:
             weights = fit_fusion_weights(config, bundle, cohort.drivers[-2], workdir,
                                          feature_config(config.physio), loop_config)
             bundle, _ = build_bundle(config, cohort, workdir, weights, models)

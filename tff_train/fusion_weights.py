@@ -19,14 +19,26 @@ def _simplex_grid(num_modalities: int, steps: int) -> np.ndarray:
     return np.array(points, dtype=np.float64) / steps
 
 
+POOLS = ("linear", "log")
+
+
 def _pool_scores(stack: np.ndarray, mask: np.ndarray, labels: np.ndarray,
-                 weight_matrix: np.ndarray, objective: str, epsilon: float) -> float:
-    """Mean validation score of the linear pool `weight_matrix: float64[M,K]`."""
-    pooled = (mask[:, :, None] * weight_matrix[None] * stack).sum(axis=1)  # [N, K]
-    total = pooled.sum(axis=1)
+                 weight_matrix: np.ndarray, objective: str, epsilon: float,
+                 pool: str = "linear") -> float:
+    """Mean validation score of the linear or log pool `weight_matrix: float64[M,K]` (the
+    vectorised `emocore.fusion.combine` of `learned_weights` / `learned_log_pool`)."""
     rows = np.arange(len(labels))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fused = np.where(total[:, None] > 0, pooled / total[:, None], 0.0)
+    if pool == "log":
+        log_p = (mask[:, :, None] * weight_matrix[None]
+                 * np.log(np.maximum(stack, epsilon))).sum(axis=1)  # [N, K]
+        fused = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+        fused = fused / fused.sum(axis=1, keepdims=True)
+        total = np.ones(len(labels))
+    else:
+        pooled = (mask[:, :, None] * weight_matrix[None] * stack).sum(axis=1)  # [N, K]
+        total = pooled.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fused = np.where(total[:, None] > 0, pooled / total[:, None], 0.0)
     if objective == "accuracy":
         return float(np.mean((total > 0) & (fused.argmax(axis=1) == labels)))
     return float(np.mean(np.log(np.maximum(fused[rows, labels], epsilon))))
@@ -41,8 +53,12 @@ def fit_learned_weights(
     grid_step: float = 0.05,
     rounds: int = 3,
     epsilon: float = 1e-6,
+    pool: str = "linear",
 ) -> LearnedWeights:
-    """Fits linear-pool weights on validation data by grid search over the weight simplex.
+    """Fits pooling weights on validation data by grid search over the weight simplex.
+
+    `pool`: "linear" (for the `learned_weights` strategy) or "log" (`learned_log_pool`, whose
+    probabilities are floored at `epsilon` as at run time: pass the FusionConfig's epsilon).
 
     `probs[modality]: float[N,3]` (DRIVER_STATE3; an all-NaN row = modality missing for that
     sample, excluded exactly as at run time), `labels: int[N]` DRIVER_STATE3 ids. Per-modality
@@ -52,6 +68,8 @@ def fit_learned_weights(
     re-search each class's weight column on the simplex (only strict improvements are kept).
     Samples with no modality present are skipped.
     """
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {list(POOLS)}; got {pool!r}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}; got {objective!r}")
     steps = round(1.0 / finite_number(grid_step, "grid_step", low=0.0, high=1.0, low_open=True))
@@ -94,7 +112,7 @@ def fit_learned_weights(
 
     grid = _simplex_grid(len(names), steps)
     scores = [_pool_scores(data, mask, labels, np.repeat(w[:, None], k, axis=1), objective,
-                           epsilon) for w in grid]
+                           epsilon, pool) for w in grid]
     best = int(np.argmax(scores))
     best_score, weights = scores[best], np.repeat(grid[best][:, None], k, axis=1)
     if per_class:
@@ -104,7 +122,7 @@ def fit_learned_weights(
                 for w in grid:
                     trial = weights.copy()
                     trial[:, c] = w
-                    score = _pool_scores(data, mask, labels, trial, objective, epsilon)
+                    score = _pool_scores(data, mask, labels, trial, objective, epsilon, pool)
                     if score > best_score:
                         best_score, weights, improved = score, trial, True
             if not improved:

@@ -20,6 +20,10 @@ Strategies over the K=3 vectors `p_m` of the M remaining modalities (float64 ari
 - `learned_weights`: the linear pool `sum_m W[m] * p_m` normalised, with per-modality scalar or
   per-class weights `W` fitted by `tff_train.fusion_weights.fit_learned_weights`; a zero pool
   is "unknown".
+- `learned_log_pool`: the logarithmic pool `prod_m max(p_m, epsilon) ** W[m]` normalised
+  (computed in log space; per-class `W[m, c]` exponents), weights fitted the same way with
+  `pool="log"`. Confident disagreements end in a compromise instead of the larger weight
+  winning outright, as they do in the linear pool.
 The label is the argmax of the (smoothed) distribution; ties go to the higher tie-break score
 (summed probability for votes, none otherwise), then to the lower class index.
 
@@ -36,6 +40,7 @@ from emocore.fusion.config import (
     CONFIDENCE_MEASURES,
     FUSED_SPACE,
     FUSION_JSON_VERSION,
+    LEARNED_STRATEGIES,
     OBJECTIVES,
     STRATEGIES,
     SUM_TOLERANCE,
@@ -59,6 +64,7 @@ __all__ = [
     "FUSED_SPACE",
     "FUSION_JSON_VERSION",
     "OBJECTIVES",
+    "LEARNED_STRATEGIES",
     "STRATEGIES",
     "SUM_TOLERANCE",
     "UNKNOWN",

@@ -14,7 +14,10 @@ from emocore.label_spaces import DRIVER_STATE3, mapping_matrix
 
 FUSED_SPACE = DRIVER_STATE3
 UNKNOWN = "unknown"
-STRATEGIES = ("confidence_weighted", "majority_vote", "product_of_experts", "learned_weights")
+STRATEGIES = ("confidence_weighted", "majority_vote", "product_of_experts", "learned_weights",
+              "learned_log_pool")
+# The strategies that pool with fitted `learned_weights` (linear and logarithmic pool).
+LEARNED_STRATEGIES = ("learned_weights", "learned_log_pool")
 CONFIDENCE_MEASURES = ("max_prob", "entropy")
 OBJECTIVES = ("log_likelihood", "accuracy")
 FUSION_JSON_VERSION = 1
@@ -144,8 +147,8 @@ class FusionConfig:
         if self.learned_weights is not None and set(self.learned_weights.modalities) != set(names):
             raise ValueError(f"learned_weights must cover exactly the modalities {sorted(names)}; "
                              f"got {sorted(self.learned_weights.modalities)}")
-        if self.strategy == "learned_weights" and self.learned_weights is None:
-            raise ValueError("strategy 'learned_weights' needs learned_weights "
+        if self.strategy in LEARNED_STRATEGIES and self.learned_weights is None:
+            raise ValueError(f"strategy {self.strategy!r} needs learned_weights "
                              "(fit them with fit_learned_weights); got None")
 
     @property

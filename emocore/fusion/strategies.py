@@ -78,6 +78,10 @@ def combine(probs: np.ndarray, modalities: Sequence[str], config: FusionConfig
         return fused / fused.sum(), None, np.ones(m)
     assert config.learned_weights is not None  # guaranteed by FusionConfig
     weight_matrix = config.learned_weights.matrix(modalities)
+    if config.strategy == "learned_log_pool":
+        log_p = (weight_matrix * np.log(np.maximum(probs, config.epsilon))).sum(axis=0)
+        fused = np.exp(log_p - log_p.max())
+        return fused / fused.sum(), None, weight_matrix.mean(axis=1)
     pooled = (weight_matrix * probs).sum(axis=0)
     total = pooled.sum()
     return (pooled / total if total > 0 else None), None, weight_matrix.mean(axis=1)

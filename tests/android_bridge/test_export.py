@@ -173,7 +173,8 @@ def test_golden_fusion_cases_replay_in_python(golden):
     cases = golden["fusion"]["cases"]
     strategies = {c["name"].split("/")[0] for c in cases}
     assert strategies == {"bundle", "confidence_max_prob", "confidence_entropy", "majority_vote",
-                          "product_of_experts", "learned_scalar", "learned_per_class"}
+                          "product_of_experts", "learned_scalar", "learned_per_class",
+                          "learned_log_scalar", "learned_log_per_class"}
     kinds = set()
     for case in cases:
         result = fuse([_reading(r) for r in case["readings"]], case["now_s"],

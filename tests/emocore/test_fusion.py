@@ -113,6 +113,30 @@ def test_learned_weights_scalar_and_per_class():
     np.testing.assert_allclose(alone.probs, np.array([0.0, 0.1, 0.4]) / 0.5)
 
 
+def test_learned_log_pool_weighs_confident_disagreements():
+    scalar = LearnedWeights(("face", "physio"), ((0.25,), (0.75,)))
+    result = _fuse([_r("face", FACE), _r("physio", PHYSIO)], strategy="learned_log_pool",
+                   learned_weights=scalar, epsilon=1e-6)
+    log_p = 0.25 * np.log(np.maximum(FACE, 1e-6)) + 0.75 * np.log(np.maximum(PHYSIO, 1e-6))
+    expected = np.exp(log_p) / np.exp(log_p).sum()
+    np.testing.assert_allclose(result.probs, expected, rtol=1e-12)
+    np.testing.assert_allclose(result.weights, [0.25, 0.75])
+    # Opposite favourites, a shared second choice: the linear pool follows the larger weight,
+    # the log pool picks the state both find plausible.
+    face, physio = [0.60, 0.35, 0.05], [0.05, 0.35, 0.60]
+    even = LearnedWeights(("face", "physio"), ((0.55,), (0.45,)))
+    linear = _fuse([_r("face", face), _r("physio", physio)], strategy="learned_weights",
+                   learned_weights=even)
+    log_pool = _fuse([_r("face", face), _r("physio", physio)], strategy="learned_log_pool",
+                     learned_weights=even)
+    assert linear.label == "neutral" and log_pool.label == "positive"
+    # Per-class exponents; one modality present keeps its argmax.
+    per_class = LearnedWeights(("face", "physio"), ((1, 0, 0.5), (0, 1, 0.5)))
+    alone = _fuse([_r("face", None), _r("physio", PHYSIO)], strategy="learned_log_pool",
+                  learned_weights=per_class)
+    assert alone.label_index == int(np.argmax(PHYSIO ** np.array([0, 1, 0.5])))
+
+
 def test_learned_pool_without_mass_is_unknown():
     weights = LearnedWeights(("face", "physio"), ((1, 0, 0), (1, 0, 0)))
     result = _fuse([_r("face", [0, 1.0, 0]), _r("physio", None)], strategy="learned_weights",
@@ -207,6 +231,7 @@ def test_config_json_round_trip_with_learned_weights():
     ({"smoothing_half_life_s": -1}, "smoothing_half_life_s must be finite"),
     ({"epsilon": 0.0}, "epsilon must be finite"),
     ({"strategy": "learned_weights"}, "strategy 'learned_weights' needs learned_weights"),
+    ({"strategy": "learned_log_pool"}, "strategy 'learned_log_pool' needs learned_weights"),
     ({"modality_label_spaces": {"face": "fer7", "x": "wesad_binary"}},
      "no mapping from 'wesad_binary' to 'driver_state3'"),
     ({"modality_label_spaces": {}}, "modality_label_spaces must name unique, non-empty"),

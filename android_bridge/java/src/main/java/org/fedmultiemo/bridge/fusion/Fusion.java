@@ -261,6 +261,28 @@ public final class Fusion {
         }
         return new Combined(fused, null, ones);
       }
+      case "learned_log_pool": {
+        double[][] w = config.learnedWeights().matrix(modalities);
+        double[] logP = new double[K];
+        double[] weights = new double[m];
+        for (int i = 0; i < m; i++) {
+          for (int k = 0; k < K; k++) {
+            double v = w[i][k] * StrictMath.log(Math.max(probs[i][k], config.epsilon()));
+            logP[k] = i == 0 ? v : logP[k] + v;
+          }
+          weights[i] = sum(w[i]) / K;
+        }
+        double max = Math.max(Math.max(logP[0], logP[1]), logP[2]);
+        double[] fused = new double[K];
+        for (int k = 0; k < K; k++) {
+          fused[k] = StrictMath.exp(logP[k] - max);
+        }
+        double total = sum(fused);
+        for (int k = 0; k < K; k++) {
+          fused[k] = fused[k] / total;
+        }
+        return new Combined(fused, null, weights);
+      }
       default: {
         double[][] w = config.learnedWeights().matrix(modalities);
         double[] pooled = new double[K];

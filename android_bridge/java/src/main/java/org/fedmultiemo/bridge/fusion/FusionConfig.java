@@ -20,7 +20,11 @@ import org.fedmultiemo.bridge.labels.LabelSpaces;
 public final class FusionConfig {
   public static final int JSON_VERSION = 1;
   public static final List<String> STRATEGIES = Collections.unmodifiableList(Arrays.asList(
-      "confidence_weighted", "majority_vote", "product_of_experts", "learned_weights"));
+      "confidence_weighted", "majority_vote", "product_of_experts", "learned_weights",
+      "learned_log_pool"));
+  /** The strategies that pool with fitted learned weights (linear and logarithmic pool). */
+  public static final List<String> LEARNED_STRATEGIES = Collections.unmodifiableList(
+      Arrays.asList("learned_weights", "learned_log_pool"));
   public static final List<String> CONFIDENCE_MEASURES =
       Collections.unmodifiableList(Arrays.asList("max_prob", "entropy"));
   private static final List<String> FIELDS = Arrays.asList("strategy", "confidence_measure",
@@ -73,8 +77,8 @@ public final class FusionConfig {
           + new TreeSet<>(modalityLabelSpaces.keySet()) + "; got "
           + new TreeSet<>(learnedWeights.modalities()));
     }
-    if (strategy.equals("learned_weights") && learnedWeights == null) {
-      throw new IllegalArgumentException("strategy 'learned_weights' needs learned_weights "
+    if (LEARNED_STRATEGIES.contains(strategy) && learnedWeights == null) {
+      throw new IllegalArgumentException("strategy '" + strategy + "' needs learned_weights "
           + "(fit them with fit_learned_weights); got None");
     }
     this.strategy = strategy;
