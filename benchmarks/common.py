@@ -16,12 +16,18 @@ import psutil
 
 
 def provenance() -> dict:
-    """Command line, UTC date, machine description and git commit of this run."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=False).stdout.strip() or None
-    except OSError:
-        commit = None
+    """Command line, UTC date, machine description and git commit of this run (`git_dirty`:
+    tracked files differed from that commit; None where git is unavailable)."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                                  check=False)
+        except OSError:
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = (git("rev-parse", "HEAD") or "").strip() or None
+    status = git("status", "--porcelain", "--untracked-files=no")
     return {
         "command": " ".join(["python", "-m", _module_name(), *sys.argv[1:]]),
         "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -29,6 +35,7 @@ def provenance() -> dict:
             psutil.virtual_memory().total / 2**30, 1), "platform": platform.platform(),
             "python": platform.python_version()},
         "git_commit": commit,
+        "git_dirty": None if status is None else bool(status.strip()),
     }
 
 

@@ -1,20 +1,20 @@
-"""The README main job under named face-schedule variants, each in its own process, timed.
+"""The README main job under named variants (face schedule, fusion pool), each in its own process.
 
 `python -m benchmarks.main_job --out=FILE.json [--variants=default,previous,...]
-[--workdir=DIR]`
+[--extra_unseen_drivers=6] [--skip_drivers=6] [--workdir=DIR]`
 
 Each variant is `python -m pipeline.main --workdir=DIR/NAME` plus its `--config.*` overrides
-(VARIANTS), run one after another in a fresh process (so its wall time includes the
-imports and TFF start-up, as a user sees it; the set-up check of `scripts/run_main.sh` is not
-included). From each run's `summary.json` and replay lines it reports: wall seconds, the stage
-timings, the face CNN's accuracy on the validation and test drivers' labelled faces (7
-expressions), the driver-state accuracy of face / physio / fused on the validation driver's
-replay (the fusion-weight fit; what the schedule is chosen on) and on the unseen driver's replay
-(what the README reports), and the same on `--extra_unseen_drivers` more drivers of the cohort's
-generator that no run sees (first episode, each referenced to its own profile from its last,
-unlabelled episode, as the main job does): one driver is a noisy yardstick, their mean less so.
-The validation driver trained neither model; the unseen drivers are seen by no trainer and play
-no part in any choice.
+(VARIANTS), run one after another in a fresh process (so its wall time includes the imports and
+TFF start-up, as a user sees it; the set-up check of `scripts/run_main.sh` is not included).
+From each run's `summary.json` and replay lines it reports: wall seconds, the stage timings,
+the face CNN's accuracy on the validation and test drivers' labelled faces (7 expressions),
+the driver-state accuracy of face / physio / fused on the validation driver's replay (the
+fusion-weight fit; what the schedule is chosen on) and on the unseen driver's replay (what the
+README reports), and the same on `--extra_unseen_drivers` more drivers of the cohort's generator
+that no run sees, after skipping `--skip_drivers` (first episode, each referenced to its own
+profile from its last, unlabelled episode, as the main job does): one driver is a noisy
+yardstick, their mean less so. The validation driver trained neither model; the unseen drivers
+are seen by no trainer.
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ VARIANTS: dict[str, dict[str, object]] = {
                  "face.train.eval_every": 4, "face.train.client_learning_rate": 0.003,
                  "face.train.client_datasets": "driver", "fusion.strategy": "learned_weights"},
     "linear_pool": {"fusion.strategy": "learned_weights"},
-    "clients8_lr3e-3": {"face.train.client_learning_rate": 0.003},
+    "clients8_rounds36": {"face.train.rounds": 36, "face.train.eval_every": 12},
+    "clients8_lr3e-3": {"face.train.client_learning_rate": 0.003, "face.train.rounds": 36,
+                        "face.train.eval_every": 12},
+    "clients8_epochs4": {"face.train.local_epochs": 4, "face.train.rounds": 36,
+                         "face.train.eval_every": 12},
     "clients4_rounds64": {"face.train.clients_per_round": 4, "face.train.rounds": 64,
                           "face.train.eval_every": 16},
 }
@@ -65,6 +69,10 @@ _VARIANTS = flags.DEFINE_list("variants", ["default", "previous"],
 _EXTRA = flags.DEFINE_integer("extra_unseen_drivers", 6,
                               "More drivers no run sees, replayed on every variant's bundle.",
                               lower_bound=0)
+_SKIP = flags.DEFINE_integer(
+    "skip_drivers", 6, "Drivers after the job's unseen one that the extra ones start after: "
+    "drivers 27-32 chose the fusion pool on 2026-12-03, so they are no longer unseen.",
+    lower_bound=0)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the runs go (default: a temporary dir).")
 _OUT = flags.DEFINE_string("out", None, "Also write the JSON here.")
 
@@ -88,12 +96,12 @@ def validation_replay_accuracy(run_dir: Path) -> dict:
     return replay_accuracy(lines, driver.episodes[0]) | {"driver": driver_id}
 
 
-def extra_unseen_replays(run_dir: Path, count: int) -> dict:
+def extra_unseen_replays(run_dir: Path, count: int, skip: int = 0) -> dict:
     """Driver-state accuracy of face / physio / fused on the first episode of `count` drivers
-    after the main job's unseen one (none of them seen by any run), through `run_dir`'s bundle;
-    per driver and the mean over drivers."""
+    that follow the main job's unseen one after `skip` more (none of them seen by any run),
+    through `run_dir`'s bundle; per driver and the mean over drivers."""
     config = pipeline_default.get_config()
-    first = config.cohort.num_drivers + 1  # drivers 0..num_drivers are the job's own
+    first = config.cohort.num_drivers + 1 + skip  # drivers 0..num_drivers are the job's own
     everyone = generate_cohort(first + count, seed=config.seed,
                                config=CohortConfig(faces_per_class=config.cohort.faces_per_class))
     features = feature_config(config.physio)
@@ -110,7 +118,7 @@ def extra_unseen_replays(run_dir: Path, count: int) -> dict:
     return {"drivers": per_driver, "mean": mean}
 
 
-def run_variant(name: str, workdir: Path, extra_unseen_drivers: int) -> dict:
+def run_variant(name: str, workdir: Path, extra_unseen_drivers: int, skip_drivers: int) -> dict:
     """Runs the main job with variant `name` in a fresh process; its measured results."""
     run_dir = workdir / name
     command = [sys.executable, "-m", "pipeline.main", f"--workdir={run_dir}",
@@ -133,7 +141,7 @@ def run_variant(name: str, workdir: Path, extra_unseen_drivers: int) -> dict:
         "face_test_driver_accuracy": summary["face"]["test_driver_accuracy"],
         "validation_replay": validation_replay_accuracy(run_dir),
         "unseen_replay": unseen | {"driver": summary["replay"]["driver"]},
-        "extra_unseen_replays": extra_unseen_replays(run_dir, extra_unseen_drivers),
+        "extra_unseen_replays": extra_unseen_replays(run_dir, extra_unseen_drivers, skip_drivers),
     }
 
 
@@ -151,7 +159,7 @@ def main(argv: Sequence[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(_WORKDIR.value or tmp)
         for name in _VARIANTS.value:
-            result["variants"][name] = run_variant(name, workdir, _EXTRA.value)
+            result["variants"][name] = run_variant(name, workdir, _EXTRA.value, _SKIP.value)
             r = result["variants"][name]
             print(f"{name}: {r['wall_s']} s, validation replay face "
                   f"{r['validation_replay']['face']:.3f}, unseen face "

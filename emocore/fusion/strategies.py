@@ -56,6 +56,12 @@ def _confidence(probs: np.ndarray, measure: str) -> np.ndarray:
     return np.clip(1.0 - (-terms.sum(axis=1)) / math.log(probs.shape[1]), 0.0, 1.0)
 
 
+def _normalised_exp(log_p: np.ndarray) -> np.ndarray:
+    """`exp(log_p - max) / sum`: the distribution of unnormalised log-probabilities `float64[K]`."""
+    fused = np.exp(log_p - log_p.max())
+    return fused / fused.sum()
+
+
 def combine(probs: np.ndarray, modalities: Sequence[str], config: FusionConfig
             ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
     """Fuses `probs: float64[M,K]` (M >= 1 usable modalities) with `config.strategy`.
@@ -74,14 +80,12 @@ def combine(probs: np.ndarray, modalities: Sequence[str], config: FusionConfig
         return votes / m, probs.sum(axis=0), np.ones(m)
     if config.strategy == "product_of_experts":
         log_p = np.log(np.maximum(probs, config.epsilon)).sum(axis=0)
-        fused = np.exp(log_p - log_p.max())
-        return fused / fused.sum(), None, np.ones(m)
+        return _normalised_exp(log_p), None, np.ones(m)
     assert config.learned_weights is not None  # guaranteed by FusionConfig
     weight_matrix = config.learned_weights.matrix(modalities)
     if config.strategy == "learned_log_pool":
         log_p = (weight_matrix * np.log(np.maximum(probs, config.epsilon))).sum(axis=0)
-        fused = np.exp(log_p - log_p.max())
-        return fused / fused.sum(), None, weight_matrix.mean(axis=1)
+        return _normalised_exp(log_p), None, weight_matrix.mean(axis=1)
     pooled = (weight_matrix * probs).sum(axis=0)
     total = pooled.sum()
     return (pooled / total if total > 0 else None), None, weight_matrix.mean(axis=1)

@@ -250,16 +250,7 @@ public final class Fusion {
             logP[k] = i == 0 ? v : logP[k] + v;
           }
         }
-        double max = Math.max(Math.max(logP[0], logP[1]), logP[2]);
-        double[] fused = new double[K];
-        for (int k = 0; k < K; k++) {
-          fused[k] = StrictMath.exp(logP[k] - max);
-        }
-        double total = sum(fused);
-        for (int k = 0; k < K; k++) {
-          fused[k] = fused[k] / total;
-        }
-        return new Combined(fused, null, ones);
+        return new Combined(normalisedExp(logP), null, ones);
       }
       case "learned_log_pool": {
         double[][] w = config.learnedWeights().matrix(modalities);
@@ -272,16 +263,7 @@ public final class Fusion {
           }
           weights[i] = sum(w[i]) / K;
         }
-        double max = Math.max(Math.max(logP[0], logP[1]), logP[2]);
-        double[] fused = new double[K];
-        for (int k = 0; k < K; k++) {
-          fused[k] = StrictMath.exp(logP[k] - max);
-        }
-        double total = sum(fused);
-        for (int k = 0; k < K; k++) {
-          fused[k] = fused[k] / total;
-        }
-        return new Combined(fused, null, weights);
+        return new Combined(normalisedExp(logP), null, weights);
       }
       default: {
         double[][] w = config.learnedWeights().matrix(modalities);
@@ -307,6 +289,21 @@ public final class Fusion {
         return new Combined(fused, null, weights);
       }
     }
+  }
+
+  /** {@code exp(logP - max) / sum}: numpy's {@code fused = np.exp(log_p - log_p.max());
+   * fused / fused.sum()}. */
+  private static double[] normalisedExp(double[] logP) {
+    double max = Math.max(Math.max(logP[0], logP[1]), logP[2]);
+    double[] fused = new double[K];
+    for (int k = 0; k < K; k++) {
+      fused[k] = StrictMath.exp(logP[k] - max);
+    }
+    double total = sum(fused);
+    for (int k = 0; k < K; k++) {
+      fused[k] = fused[k] / total;
+    }
+    return fused;
   }
 
   /** Sequential sum (numpy's sum for fewer than 8 values). */
