@@ -39,8 +39,8 @@ from absl import app, flags
 from benchmarks.common import emit, provenance
 from configs import pipeline_default
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
-from pipeline.job import driver_profile, replay_accuracy
 from tff_train.physio.config import feature_config
+from tflite_edge.drive_replay import recording_profile, replay_accuracy
 from tflite_edge.loop_stats import LoopConfig
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
@@ -105,11 +105,14 @@ def extra_unseen_replays(run_dir: Path, count: int, skip: int = 0) -> dict:
     everyone = generate_cohort(first + count, seed=config.seed,
                                config=CohortConfig(faces_per_class=config.cohort.faces_per_class))
     features = feature_config(config.physio)
+    # As the main job's replay: the profile from the driver's last, unlabelled episode.
+    profiled = config.physio.calibration.prior == "driver_profile"
     per_driver = []
     for driver in everyone.drivers[first:]:
         lines_path = run_dir / f"extra_unseen_driver{driver.driver_id}.jsonl"
         run_harness(run_dir / "bundle", episode_source(driver.episodes[0]), out_lines=lines_path,
-                    driver_profile=driver_profile(config, features, driver),
+                    driver_profile=(recording_profile(driver.episodes[-1].streams, features)
+                                    if profiled else None),
                     loop_config=LoopConfig(log_incidents=False))
         lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
         per_driver.append(replay_accuracy(lines, driver.episodes[0]) | {"driver": driver.driver_id})

@@ -28,7 +28,7 @@ from emocore.calibration import ReferenceStats
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import LEARNED_STRATEGIES, STRATEGIES, FusionConfig, LearnedWeights
 from emocore.label_spaces import DRIVER_STATE3
-from emocore.physio import PhysioFeatureConfig, extract_recording, feature_names
+from emocore.physio import PhysioFeatureConfig
 from emodata.synthetic_cohort import (
     CohortConfig,
     SyntheticCohort,
@@ -50,6 +50,7 @@ from tff_train.physio.config import (
     validate_physio_config,
 )
 from tff_train.physio.trainer import run_physio_training
+from tflite_edge.drive_replay import recording_profile, replay_accuracy
 from tflite_edge.loop_stats import LoopConfig
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
@@ -196,32 +197,13 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
                                epsilon=FusionConfig().epsilon)
 
 
-def replay_accuracy(lines: list[dict], episode: object) -> dict:
-    """Accuracy of each modality's and the fused driver state against the episode's labels."""
-    hits = {"face": [], "physio": [], "fused": []}
-    for line in lines:
-        truth = int(episode.states_at(np.array([line["t"]]))[0])
-        if truth < 0:
-            continue
-        for modality in ("face", "physio"):
-            view = line[modality] or {}
-            if view.get("driver_state") is not None:
-                hits[modality].append(int(np.argmax(view["driver_state"])) == truth)
-        label = line["fused"]["label"]
-        if label in DRIVER_STATE3.labels:
-            hits["fused"].append(DRIVER_STATE3.index(label) == truth)
-    return {k: (float(np.mean(v)) if v else None) for k, v in hits.items()} | {
-        f"{k}_decisions": len(v) for k, v in hits.items()}
-
-
 def driver_profile(config: ml_collections.ConfigDict, features: PhysioFeatureConfig,
                    unseen: SyntheticDriver) -> ReferenceStats | None:
     """The driver's calibration profile from its last episode's windows (no labels used; that
     episode is never replayed); None when the forest's prior is the population's."""
     if config.physio.calibration.prior != "driver_profile":
         return None
-    windows, _ = extract_recording(unseen.episodes[-1].streams, features)
-    return ReferenceStats.from_windows(windows, feature_names(features))
+    return recording_profile(unseen.episodes[-1].streams, features)
 
 
 def replay(config: ml_collections.ConfigDict, bundle: Path, unseen: SyntheticDriver,

@@ -1,0 +1,52 @@
+"""Replaying recorded drives on the edge: scoring a replay against the drive's labels, and the
+driver's calibration profile from an unlabelled drive."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from emocore.calibration import ReferenceStats
+from emocore.label_spaces import DRIVER_STATE3
+from emocore.physio import PhysioFeatureConfig, extract_recording, feature_names
+
+
+class LabelledDrive(Protocol):
+    """A drive whose DRIVER_STATE3 id at each time is known (e.g. a synthetic cohort episode)."""
+
+    def states_at(self, times_s: np.ndarray) -> np.ndarray:
+        """`int64[T]` DRIVER_STATE3 ids at `times_s: float64[T]` (-1 outside the drive)."""
+        ...
+
+
+def replay_accuracy(lines: Sequence[Mapping[str, Any]], drive: LabelledDrive) -> dict:
+    """Accuracy of each modality's and the fused driver state against the drive's labels.
+
+    `lines`: the harness's JSON lines (`t`, `face`, `physio`, `fused`); lines at unlabelled
+    times are skipped. Returns `{face, physio, fused}` accuracies (None without decisions) and
+    `{face, physio, fused}_decisions` counts.
+    """
+    hits: dict[str, list[bool]] = {"face": [], "physio": [], "fused": []}
+    for line in lines:
+        truth = int(drive.states_at(np.array([line["t"]]))[0])
+        if truth < 0:
+            continue
+        for modality in ("face", "physio"):
+            view = line[modality] or {}
+            if view.get("driver_state") is not None:
+                hits[modality].append(int(np.argmax(view["driver_state"])) == truth)
+        label = line["fused"]["label"]
+        if label in DRIVER_STATE3.labels:
+            hits["fused"].append(DRIVER_STATE3.index(label) == truth)
+    return {k: (float(np.mean(v)) if v else None) for k, v in hits.items()} | {
+        f"{k}_decisions": len(v) for k, v in hits.items()}
+
+
+def recording_profile(streams: Mapping[str, Any], features: PhysioFeatureConfig
+                      ) -> ReferenceStats:
+    """The driver's calibration profile from the feature windows of one unlabelled recording
+    (`streams`, as `emocore.physio.extract_recording` reads them; no labels used)."""
+    windows, _ = extract_recording(streams, features)
+    return ReferenceStats.from_windows(windows, feature_names(features))
