@@ -44,6 +44,7 @@ from configs import physio_wesad
 from converters.face_to_tflite import convert_face_model
 from emocore.face_preprocessing import scale_pixels
 from emocore.fusion import (
+    LEARNED_POOLS,
     STRATEGIES,
     FusionConfig,
     ModalityReading,
@@ -166,7 +167,7 @@ def main(argv: Sequence[str]) -> None:
     val, test = split("public_test", VAL_SUBJECTS), split("private_test", TEST_SUBJECTS)
     fitted = {s: fit_learned_weights({"face": val["face"], "physio": val["physio"]},
                                      val["labels"], pool=pool, epsilon=FusionConfig().epsilon)
-              for s, pool in (("learned_weights", "linear"), ("learned_log_pool", "log"))}
+              for s, pool in LEARNED_POOLS.items()}
     learned = fitted["learned_weights"]
     configs = {s: FusionConfig(strategy=s, modality_label_spaces=(("face", "driver_state3"), (
         "physio", "driver_state3")), learned_weights=fitted.get(s)) for s in STRATEGIES}

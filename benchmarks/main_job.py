@@ -38,7 +38,7 @@ from absl import app, flags
 
 from benchmarks.common import emit, provenance
 from configs import pipeline_default
-from emodata.synthetic_cohort import CohortConfig, generate_cohort
+from emodata.synthetic_cohort import CohortConfig, SyntheticDriver, generate_cohort
 from tff_train.physio.config import feature_config
 from tflite_edge.drive_replay import recording_profile, replay_accuracy
 from tflite_edge.loop_stats import LoopConfig
@@ -82,33 +82,43 @@ def variant_args(overrides: dict[str, object]) -> list[str]:
     return [f"--config.{key}={value}" for key, value in overrides.items()]
 
 
-def validation_replay_accuracy(run_dir: Path) -> dict:
-    """Face / physio / fused driver-state accuracy on the validation driver's replay (the
-    fusion-weight fit's `fusion_validation_episode.jsonl`)."""
+def replay_drivers(extra: int, skip: int) -> tuple[SyntheticDriver, ...]:
+    """The cohort generator's drivers up to the last extra unseen one (driver k does not depend
+    on the cohort size, so these are the main job's own drivers followed by the others)."""
     config = pipeline_default.get_config()
+    return generate_cohort(
+        config.cohort.num_drivers + 1 + skip + extra, seed=config.seed,
+        config=CohortConfig(faces_per_class=config.cohort.faces_per_class)).drivers
+
+
+def validation_replay_accuracy(run_dir: Path,
+                               drivers: Sequence[SyntheticDriver] | None = None) -> dict:
+    """Face / physio / fused driver-state accuracy on the validation driver's replay (the
+    fusion-weight fit's `fusion_validation_episode.jsonl`); `drivers` from `replay_drivers`
+    (generated here when None)."""
     summary = json.loads((run_dir / "summary.json").read_text())
     driver_id = summary["fusion_weights"]["fitted_on_driver"]
-    cohort = generate_cohort(config.cohort.num_drivers, seed=config.seed,
-                             config=CohortConfig(faces_per_class=config.cohort.faces_per_class))
-    (driver,) = [d for d in cohort.drivers if d.driver_id == driver_id]
+    drivers = replay_drivers(0, 0) if drivers is None else drivers
+    (driver,) = [d for d in drivers if d.driver_id == driver_id]
     lines = [json.loads(x) for x in
              (run_dir / "fusion_validation_episode.jsonl").read_text().splitlines()]
     return replay_accuracy(lines, driver.episodes[0]) | {"driver": driver_id}
 
 
-def extra_unseen_replays(run_dir: Path, count: int, skip: int = 0) -> dict:
+def extra_unseen_replays(run_dir: Path, count: int, skip: int = 0,
+                         drivers: Sequence[SyntheticDriver] | None = None) -> dict:
     """Driver-state accuracy of face / physio / fused on the first episode of `count` drivers
     that follow the main job's unseen one after `skip` more (none of them seen by any run),
-    through `run_dir`'s bundle; per driver and the mean over drivers."""
+    through `run_dir`'s bundle; per driver and the mean over drivers. `drivers` from
+    `replay_drivers(count, skip)` (generated here when None)."""
     config = pipeline_default.get_config()
     first = config.cohort.num_drivers + 1 + skip  # drivers 0..num_drivers are the job's own
-    everyone = generate_cohort(first + count, seed=config.seed,
-                               config=CohortConfig(faces_per_class=config.cohort.faces_per_class))
+    drivers = replay_drivers(count, skip) if drivers is None else drivers
     features = feature_config(config.physio)
     # As the main job's replay: the profile from the driver's last, unlabelled episode.
     profiled = config.physio.calibration.prior == "driver_profile"
     per_driver = []
-    for driver in everyone.drivers[first:]:
+    for driver in drivers[first:first + count]:
         lines_path = run_dir / f"extra_unseen_driver{driver.driver_id}.jsonl"
         run_harness(run_dir / "bundle", episode_source(driver.episodes[0]), out_lines=lines_path,
                     driver_profile=(recording_profile(driver.episodes[-1].streams, features)
@@ -121,8 +131,10 @@ def extra_unseen_replays(run_dir: Path, count: int, skip: int = 0) -> dict:
     return {"drivers": per_driver, "mean": mean}
 
 
-def run_variant(name: str, workdir: Path, extra_unseen_drivers: int, skip_drivers: int) -> dict:
-    """Runs the main job with variant `name` in a fresh process; its measured results."""
+def run_variant(name: str, workdir: Path, extra_unseen_drivers: int, skip_drivers: int,
+                drivers: Sequence[SyntheticDriver]) -> dict:
+    """Runs the main job with variant `name` in a fresh process; its measured results
+    (`drivers`: `replay_drivers(extra_unseen_drivers, skip_drivers)`)."""
     run_dir = workdir / name
     command = [sys.executable, "-m", "pipeline.main", f"--workdir={run_dir}",
                *variant_args(VARIANTS[name])]
@@ -142,9 +154,10 @@ def run_variant(name: str, workdir: Path, extra_unseen_drivers: int, skip_driver
         "face_round_time_median_s": summary["face"]["round_time_median_s"],
         "face_validation_driver_accuracy": summary["face"]["validation_driver_accuracy"],
         "face_test_driver_accuracy": summary["face"]["test_driver_accuracy"],
-        "validation_replay": validation_replay_accuracy(run_dir),
+        "validation_replay": validation_replay_accuracy(run_dir, drivers),
         "unseen_replay": unseen | {"driver": summary["replay"]["driver"]},
-        "extra_unseen_replays": extra_unseen_replays(run_dir, extra_unseen_drivers, skip_drivers),
+        "extra_unseen_replays": extra_unseen_replays(run_dir, extra_unseen_drivers, skip_drivers,
+                                                     drivers),
     }
 
 
@@ -155,15 +168,17 @@ def main(argv: Sequence[str]) -> None:
     if unknown or not _VARIANTS.value:
         raise app.UsageError(f"--variants must name variants of {list(VARIANTS)}; got "
                              f"{_VARIANTS.value!r}")
+    default = pipeline_default.get_config()
     result = {"provenance": provenance(), "protocol": __doc__.split("\n\n", 2)[2].strip(),
-              "default_config": {"face_train": pipeline_default.get_config().face.train.to_dict(),
-                                 "fusion": pipeline_default.get_config().fusion.to_dict()},
+              "default_config": {"face_train": default.face.train.to_dict(),
+                                 "fusion": default.fusion.to_dict()},
               "variants": {}}
+    drivers = replay_drivers(_EXTRA.value, _SKIP.value)  # once: the same for every variant
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(_WORKDIR.value or tmp)
         for name in _VARIANTS.value:
-            result["variants"][name] = run_variant(name, workdir, _EXTRA.value, _SKIP.value)
-            r = result["variants"][name]
+            r = run_variant(name, workdir, _EXTRA.value, _SKIP.value, drivers)
+            result["variants"][name] = r
             print(f"{name}: {r['wall_s']} s, validation replay face "
                   f"{r['validation_replay']['face']:.3f}, unseen face "
                   f"{r['unseen_replay']['face']:.3f} fused {r['unseen_replay']['fused']:.3f}, "

@@ -26,7 +26,13 @@ from converters.face_to_tflite import convert_face_model
 from converters.forest_to_tflite import forest_to_tflite
 from emocore.calibration import ReferenceStats
 from emocore.face_preprocessing import scale_pixels
-from emocore.fusion import LEARNED_STRATEGIES, STRATEGIES, FusionConfig, LearnedWeights
+from emocore.fusion import (
+    LEARNED_POOLS,
+    LEARNED_STRATEGIES,
+    STRATEGIES,
+    FusionConfig,
+    LearnedWeights,
+)
 from emocore.label_spaces import DRIVER_STATE3
 from emocore.physio import PhysioFeatureConfig
 from emodata.synthetic_cohort import (
@@ -191,9 +197,9 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
         for modality, rows in probs.items():
             state = (line[modality] or {}).get("driver_state")
             rows.append(state if state is not None else [np.nan] * DRIVER_STATE3.num_classes)
-    pool = "log" if config.fusion.strategy == "learned_log_pool" else "linear"
     return fit_learned_weights({m: np.array(v, dtype=np.float64) for m, v in probs.items()},
-                               np.array(labels, dtype=np.int64), pool=pool,
+                               np.array(labels, dtype=np.int64),
+                               pool=LEARNED_POOLS[config.fusion.strategy],
                                epsilon=FusionConfig().epsilon)
 
 

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from emocore.fusion import FUSED_SPACE, OBJECTIVES, SUM_TOLERANCE, LearnedWeights, finite_number
+from emocore.fusion import (
+    FUSED_SPACE,
+    LEARNED_POOLS,
+    OBJECTIVES,
+    SUM_TOLERANCE,
+    LearnedWeights,
+    finite_number,
+)
 
 
 def _simplex_grid(num_modalities: int, steps: int) -> np.ndarray:
@@ -19,23 +26,23 @@ def _simplex_grid(num_modalities: int, steps: int) -> np.ndarray:
     return np.array(points, dtype=np.float64) / steps
 
 
-POOLS = ("linear", "log")
+POOLS = tuple(LEARNED_POOLS.values())  # ("linear", "log")
 
 
 def _pool_scores(stack: np.ndarray, mask: np.ndarray, labels: np.ndarray,
                  weight_matrix: np.ndarray, objective: str, epsilon: float,
                  pool: str = "linear") -> float:
     """Mean validation score of the linear or log pool `weight_matrix: float64[M,K]` (the
-    vectorised `emocore.fusion.combine` of `learned_weights` / `learned_log_pool`)."""
+    vectorised `emocore.fusion.combine` of `learned_weights` / `learned_log_pool`); `stack`
+    holds the probabilities (linear) or their floored logarithms (log; taken once by the
+    caller)."""
     rows = np.arange(len(labels))
+    pooled = (mask[:, :, None] * weight_matrix[None] * stack).sum(axis=1)  # [N, K]
     if pool == "log":
-        log_p = (mask[:, :, None] * weight_matrix[None]
-                 * np.log(np.maximum(stack, epsilon))).sum(axis=1)  # [N, K]
-        fused = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+        fused = np.exp(pooled - pooled.max(axis=1, keepdims=True))
         fused = fused / fused.sum(axis=1, keepdims=True)
         total = np.ones(len(labels))
     else:
-        pooled = (mask[:, :, None] * weight_matrix[None] * stack).sum(axis=1)  # [N, K]
         total = pooled.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             fused = np.where(total[:, None] > 0, pooled / total[:, None], 0.0)
@@ -109,6 +116,8 @@ def fit_learned_weights(
     if not keep.any():
         raise ValueError("no validation sample has any modality present")
     data, mask, labels = np.nan_to_num(data[keep]), mask[keep].astype(np.float64), labels[keep]
+    if pool == "log":  # the floored logarithms once, not once per grid point
+        data = np.log(np.maximum(data, epsilon))
 
     grid = _simplex_grid(len(names), steps)
     scores = [_pool_scores(data, mask, labels, np.repeat(w[:, None], k, axis=1), objective,

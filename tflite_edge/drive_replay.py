@@ -29,8 +29,8 @@ def replay_accuracy(lines: Sequence[Mapping[str, Any]], drive: LabelledDrive) ->
     `{face, physio, fused}_decisions` counts.
     """
     hits: dict[str, list[bool]] = {"face": [], "physio": [], "fused": []}
-    for line in lines:
-        truth = int(drive.states_at(np.array([line["t"]]))[0])
+    truths = drive.states_at(np.array([line["t"] for line in lines], dtype=np.float64))
+    for line, truth in zip(lines, truths.tolist(), strict=True):
         if truth < 0:
             continue
         for modality in ("face", "physio"):

@@ -16,8 +16,10 @@ FUSED_SPACE = DRIVER_STATE3
 UNKNOWN = "unknown"
 STRATEGIES = ("confidence_weighted", "majority_vote", "product_of_experts", "learned_weights",
               "learned_log_pool")
-# The strategies that pool with fitted `learned_weights` (linear and logarithmic pool).
-LEARNED_STRATEGIES = ("learned_weights", "learned_log_pool")
+# The strategies that pool with fitted `learned_weights`, and their pool (the `pool` of
+# `tff_train.fusion_weights.fit_learned_weights`).
+LEARNED_POOLS = {"learned_weights": "linear", "learned_log_pool": "log"}
+LEARNED_STRATEGIES = tuple(LEARNED_POOLS)
 CONFIDENCE_MEASURES = ("max_prob", "entropy")
 OBJECTIVES = ("log_likelihood", "accuracy")
 FUSION_JSON_VERSION = 1
