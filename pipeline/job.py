@@ -32,6 +32,7 @@ from emocore.fusion import (
     STRATEGIES,
     FusionConfig,
     LearnedWeights,
+    finite_number,
 )
 from emocore.label_spaces import DRIVER_STATE3
 from emocore.physio import PhysioFeatureConfig
@@ -56,7 +57,7 @@ from tff_train.physio.config import (
     validate_physio_config,
 )
 from tff_train.physio.trainer import run_physio_training
-from tflite_edge.drive_replay import recording_profile, replay_accuracy
+from tflite_edge.drive_replay import fused_state, recording_profile, replay_accuracy
 from tflite_edge.loop_stats import LoopConfig
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
@@ -120,6 +121,11 @@ def validate_pipeline_config(config: ml_collections.ConfigDict) -> None:
     if config.fusion.strategy not in STRATEGIES:
         raise ValueError(f"config.fusion.strategy must be one of {list(STRATEGIES)}; got "
                          f"{config.fusion.strategy!r}")
+    for modality, half_life in config.fusion.pooling_half_life_s.items():
+        if modality not in ("face", "physio"):
+            raise ValueError(f"config.fusion.pooling_half_life_s must have the keys face and "
+                             f"physio; got {modality!r}")
+        finite_number(half_life, f"config.fusion.pooling_half_life_s.{modality}", low=0.0)
     if "train" in _stages(config):
         _nested(validate_face_config, config, "face")
         _nested(validate_physio_config, config, "physio")
@@ -162,7 +168,8 @@ def build_bundle(config: ml_collections.ConfigDict, cohort: SyntheticCohort,
     fusion = FusionConfig(strategy=strategy, max_age_s=config.fusion.max_age_s,
                           smoothing_half_life_s=config.fusion.smoothing_half_life_s,
                           modality_label_spaces=(("face", "fer7"), ("physio", "driver_state3")),
-                          learned_weights=learned_weights)
+                          learned_weights=learned_weights,
+                          pooling_half_life_s=dict(config.fusion.pooling_half_life_s))
     out = workdir / "bundle"
     write_bundle(
         out,
@@ -189,13 +196,14 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
                 driver_profile=driver_profile(config, features, validation))
     probs: dict[str, list] = {"face": [], "physio": []}
     labels = []
-    for line in (json.loads(x) for x in lines_path.read_text().splitlines()):
-        truth = int(episode.states_at(np.array([line["t"]]))[0])
+    lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
+    truths = episode.states_at(np.array([line["t"] for line in lines], dtype=np.float64))
+    for line, truth in zip(lines, truths.tolist(), strict=True):
         if truth < 0:
             continue
         labels.append(truth)
         for modality, rows in probs.items():
-            state = (line[modality] or {}).get("driver_state")
+            state = fused_state(line[modality])  # pooled where the bundle pools the modality
             rows.append(state if state is not None else [np.nan] * DRIVER_STATE3.num_classes)
     return fit_learned_weights({m: np.array(v, dtype=np.float64) for m, v in probs.items()},
                                np.array(labels, dtype=np.int64),

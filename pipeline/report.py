@@ -55,9 +55,13 @@ def results_table(summary: dict, workdir: Path) -> str:
         acc = summary["replay"]["accuracy"][0]
         harness = summary["replay"]["harness"][0]
         lines += ["", "  unseen driver, driver state (neutral/positive/negative; chance ~0.33):",
-                  f"    {'modality':<8}  {'accuracy':>8}  decisions"]
+                  f"    {'modality':<8}  {'accuracy':>8}  {'decisions':>9}  single readings"]
         for name in ("face", "physio", "fused"):
-            lines.append(f"    {name:<8}  {_fmt(acc[name]):>8}  {acc[name + '_decisions']}")
+            single = _fmt(acc.get(name + "_reading")) if name != "fused" else ""
+            lines.append(f"    {name:<8}  {_fmt(acc[name]):>8}  {acc[name + '_decisions']:>9}  "
+                         f"{single}".rstrip())
+        lines.append("    (accuracy: the state fusion used, pooled over recent readings where "
+                     "the bundle pools them; single readings: the latest reading alone)")
         stages = [(k, v) for k, v in harness["latency_ms"].items() if v["count"]]
         lines += ["", "  edge latency per call (ms):  " + ", ".join(
             f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f}" for k, v in stages

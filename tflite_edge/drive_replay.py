@@ -21,27 +21,40 @@ class LabelledDrive(Protocol):
         ...
 
 
+def fused_state(view: Mapping[str, Any] | None) -> list[float] | None:
+    """The driver state `float[3]` that fusion used from one modality's line view: its pooled
+    state where the bundle pools the modality, else the reading's own (None when missing)."""
+    view = view or {}
+    pooled = view.get("pooled_driver_state")
+    return pooled if pooled is not None else view.get("driver_state")
+
+
 def replay_accuracy(lines: Sequence[Mapping[str, Any]], drive: LabelledDrive) -> dict:
     """Accuracy of each modality's and the fused driver state against the drive's labels.
 
     `lines`: the harness's JSON lines (`t`, `face`, `physio`, `fused`); lines at unlabelled
-    times are skipped. Returns `{face, physio, fused}` accuracies (None without decisions) and
-    `{face, physio, fused}_decisions` counts.
+    times are skipped. Returns `{face, physio, fused}` accuracies (None without decisions; a
+    modality's state as fusion used it, pooled where the bundle pools it), `{face,
+    physio}_reading` (each line's latest single reading, unpooled) and `{face, physio,
+    fused}_decisions` counts.
     """
-    hits: dict[str, list[bool]] = {"face": [], "physio": [], "fused": []}
+    hits: dict[str, list[bool]] = {
+        "face": [], "physio": [], "fused": [], "face_reading": [], "physio_reading": []}
     truths = drive.states_at(np.array([line["t"] for line in lines], dtype=np.float64))
     for line, truth in zip(lines, truths.tolist(), strict=True):
         if truth < 0:
             continue
         for modality in ("face", "physio"):
-            view = line[modality] or {}
-            if view.get("driver_state") is not None:
-                hits[modality].append(int(np.argmax(view["driver_state"])) == truth)
+            state = fused_state(line[modality])
+            if state is not None:
+                hits[modality].append(int(np.argmax(state)) == truth)
+                reading = line[modality]["driver_state"]
+                hits[f"{modality}_reading"].append(int(np.argmax(reading)) == truth)
         label = line["fused"]["label"]
         if label in DRIVER_STATE3.labels:
             hits["fused"].append(DRIVER_STATE3.index(label) == truth)
     return {k: (float(np.mean(v)) if v else None) for k, v in hits.items()} | {
-        f"{k}_decisions": len(v) for k, v in hits.items()}
+        f"{k}_decisions": len(hits[k]) for k in ("face", "physio", "fused")}
 
 
 def recording_profile(streams: Mapping[str, Any], features: PhysioFeatureConfig

@@ -8,8 +8,9 @@
     physio model -> a physio reading.
 Each new reading (or newly missing modality) triggers one fusion step
 (`fusion.FusionEngine.update` at the event time; the engine's `max_age_s` turns old readings
-"stale") and one JSON line: `t`, `trigger`, per-modality `{t, probs, driver_state, quality}` or
-`{t, missing}`, `fused` `{label, probs, used, excluded, excluded_kinds}` (per excluded modality
+"stale") and one JSON line: `t`, `trigger`, per-modality `{t, probs, driver_state, quality}`
+(plus `pooled_driver_state`, what fusion used, for modalities the bundle pools) or `{t, missing}`,
+`fused` `{label, probs, used, excluded, excluded_kinds}` (per excluded modality
 its prose reason and its `emocore.fusion.ExclusionKind` value) and the stage latencies in ms.
 Bad input never stops the loop: NaN/inf/out-of-range samples, gaps, silent sensors, frames of
 the wrong shape/dtype, undecodable files and camera read failures become `Incident`s (logged,
@@ -274,7 +275,11 @@ class RealtimeLoop:
                  "excluded_kinds": {m: kind.value for m, kind in result.kinds.items()}}
         line: dict[str, Any] = {"t": round(t, DECIMALS), "trigger": trigger}
         for modality in modalities:
-            line[modality] = self._views.get(modality)
+            view = self._views.get(modality)
+            pooled = self.fusion.pooled_probs(modality)
+            if view is not None and "driver_state" in view and pooled is not None:
+                view = view | {"pooled_driver_state": _floats(pooled)}
+            line[modality] = view
         line["fused"] = fused
         return line
 

@@ -27,6 +27,14 @@ Strategies over the K=3 vectors `p_m` of the M remaining modalities (float64 ari
 The label is the argmax of the (smoothed) distribution; ties go to the higher tie-break score
 (summed probability for votes, none otherwise), then to the lower class index.
 
+Reading pooling (`FusionEngine`, `pooling_half_life_s[m] > 0`): each new reading of modality m
+(usable, newer than the last) enters a pool of log-probabilities, `L <- (1 - a) L + a ln max(p,
+epsilon)` with `a = 1 - 2^(-dt / half_life)` and `dt` the time between the readings, and the
+pooled distribution `exp(L)` normalised is fused in its place: a geometric mean of the recent
+readings, so a brief expression that does not match the driver's state is outvoted. The pool
+restarts after a gap between readings longer than `smoothing_reset_gap_s`; repeated, older or
+excluded readings leave it untouched.
+
 Temporal smoothing (`FusionEngine`, `smoothing_half_life_s > 0`): an exponential moving
 average over fused distributions, `s <- (1 - a) s + a p` with `a = 1 - 2^(-dt / half_life)` and
 `dt` the time since the last known result; the state resets to `p` after a gap longer than

@@ -22,7 +22,8 @@ LEARNED_POOLS = {"learned_weights": "linear", "learned_log_pool": "log"}
 LEARNED_STRATEGIES = tuple(LEARNED_POOLS)
 CONFIDENCE_MEASURES = ("max_prob", "entropy")
 OBJECTIVES = ("log_likelihood", "accuracy")
-FUSION_JSON_VERSION = 1
+# 2 (2026-12-03): `pooling_half_life_s`; version-1 files are refused with a re-export hint.
+FUSION_JSON_VERSION = 2
 SUM_TOLERANCE = 1e-3  # a probability vector must sum to 1 within this
 
 
@@ -111,7 +112,9 @@ class FusionConfig:
     """Fusion settings; `to_json`/`from_json` is the `fusion.json` read by the Android bridge.
 
     `modality_label_spaces` maps each modality name to the label space of its model output
-    (a dict or pairs; stored as `(name, space)` pairs sorted by name).
+    (a dict or pairs; stored as `(name, space)` pairs sorted by name). `pooling_half_life_s`
+    maps modalities to the half-life in seconds of their reading pooling (`FusionEngine`; a
+    dict or pairs, stored sorted; a modality not named, or 0, is not pooled).
     """
 
     strategy: str = "confidence_weighted"
@@ -123,6 +126,7 @@ class FusionConfig:
     smoothing_reset_gap_s: float = 5.0
     modality_label_spaces: tuple[tuple[str, str], ...] = (("face", "fer7"), ("physio", "wesad3"))
     learned_weights: LearnedWeights | None = None
+    pooling_half_life_s: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -146,12 +150,26 @@ class FusionConfig:
                              f"got {names}")
         for _, space in pairs:
             mapping_matrix(space, FUSED_SPACE.name)  # raises for spaces without a mapping
+        pooling = self.pooling_half_life_s
+        pooling = sorted(pooling.items() if isinstance(pooling, Mapping)
+                         else (tuple(pair) for pair in pooling))
+        pooled_names = [name for name, _ in pooling]
+        if len(set(pooled_names)) != len(pooled_names) or not set(pooled_names) <= set(names):
+            raise ValueError(f"pooling_half_life_s must name configured modalities ({names}) at "
+                             f"most once each; got {pooled_names}")
+        object.__setattr__(self, "pooling_half_life_s", tuple(
+            (name, finite_number(h, f"pooling_half_life_s[{name!r}]", low=0.0))
+            for name, h in pooling))
         if self.learned_weights is not None and set(self.learned_weights.modalities) != set(names):
             raise ValueError(f"learned_weights must cover exactly the modalities {sorted(names)}; "
                              f"got {sorted(self.learned_weights.modalities)}")
         if self.strategy in LEARNED_STRATEGIES and self.learned_weights is None:
             raise ValueError(f"strategy {self.strategy!r} needs learned_weights "
                              "(fit them with fit_learned_weights); got None")
+
+    def pooling_half_life(self, modality: str) -> float:
+        """The reading-pooling half-life of `modality` in seconds (0 = not pooled)."""
+        return dict(self.pooling_half_life_s).get(modality, 0.0)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -164,6 +182,7 @@ class FusionConfig:
         for field in dataclasses.fields(self):
             data[field.name] = getattr(self, field.name)
         data["modality_label_spaces"] = dict(self.modality_label_spaces)
+        data["pooling_half_life_s"] = dict(self.pooling_half_life_s)
         if self.learned_weights is not None:
             data["learned_weights"] = self.learned_weights.to_dict()
         return json.dumps(data, indent=2) + "\n"
@@ -173,10 +192,12 @@ class FusionConfig:
         """Inverse of `to_json`; rejects other versions, other label orders, unknown keys."""
         data = json.loads(text)
         fields = {f.name for f in dataclasses.fields(cls)}
-        _check_keys(data, fields | {"version", "labels"}, "fusion config")
-        if data["version"] != FUSION_JSON_VERSION:
+        # The version first: an older file also lacks the keys added since.
+        if isinstance(data, Mapping) and data.get("version") != FUSION_JSON_VERSION:
             raise ValueError(f"fusion config version must be {FUSION_JSON_VERSION}; "
-                             f"got {data['version']!r}")
+                             f"got {data.get('version')!r} (re-export the bundle with this "
+                             "version of the project)")
+        _check_keys(data, fields | {"version", "labels"}, "fusion config")
         if data["labels"] != list(FUSED_SPACE.labels):
             raise ValueError(f"fusion config labels must be {list(FUSED_SPACE.labels)}; "
                              f"got {data['labels']}")

@@ -16,7 +16,7 @@ from emocore.fusion.config import (
     FusionConfig,
     finite_number,
 )
-from emocore.fusion.strategies import combine, decide
+from emocore.fusion.strategies import _normalised_exp, combine, decide
 
 
 class ExclusionKind(enum.Enum):
@@ -158,7 +158,8 @@ def fuse(readings: Sequence[ModalityReading], now_s: float, config: FusionConfig
 
 
 class FusionEngine:
-    """Stateful fusion: `fuse` plus the optional EMA smoothing of the module docstring."""
+    """Stateful fusion: `fuse` plus the optional reading pooling and EMA smoothing of the
+    module docstring."""
 
     def __init__(self, config: FusionConfig) -> None:
         if not isinstance(config, FusionConfig):
@@ -167,10 +168,36 @@ class FusionEngine:
         self.reset()
 
     def reset(self) -> None:
-        """Forgets the smoothing state and the clock."""
+        """Forgets the pooling and smoothing states and the clock."""
         self._state: np.ndarray | None = None
         self._state_time: float | None = None
         self._last_now: float | None = None
+        # modality -> (pooled log-probabilities float64[K], timestamp of the last reading in)
+        self._pools: dict[str, tuple[np.ndarray, float]] = {}
+
+    def pooled_probs(self, modality: str) -> np.ndarray | None:
+        """The pooled distribution `float64[3]` of `modality`'s readings so far (None when it is
+        not pooled or no usable reading came in since the last reset)."""
+        pool = self._pools.get(modality)
+        return None if pool is None else _normalised_exp(pool[0])
+
+    def _pooled(self, reading: ModalityReading, now_s: float) -> ModalityReading:
+        """`reading` with its probs replaced by its modality's pooled distribution, after
+        taking the reading into the pool (unchanged when not pooled or excluded)."""
+        half_life = self.config.pooling_half_life(getattr(reading, "modality", None))
+        if half_life == 0 or _exclusion(reading, now_s, self.config) is not None:
+            return reading
+        log_p = np.log(np.maximum(np.asarray(reading.probs, dtype=np.float64),
+                                  self.config.epsilon))
+        timestamp = float(reading.timestamp_s)
+        pool = self._pools.get(reading.modality)
+        if pool is None or timestamp - pool[1] > self.config.smoothing_reset_gap_s:
+            pool = (log_p, timestamp)
+        elif timestamp > pool[1]:  # a new reading (a repeated or older one is already in)
+            alpha = 1.0 - 2.0 ** (-(timestamp - pool[1]) / half_life)
+            pool = ((1.0 - alpha) * pool[0] + alpha * log_p, timestamp)
+        self._pools[reading.modality] = pool
+        return dataclasses.replace(reading, probs=_normalised_exp(pool[0]))
 
     def update(self, readings: Sequence[ModalityReading], now_s: float) -> FusionResult:
         """Fuses `readings` at `now_s` (which must not decrease between calls)."""
@@ -178,6 +205,8 @@ class FusionEngine:
         if self._last_now is not None and now_s < self._last_now:
             raise ValueError(f"now_s must not decrease; got {now_s} after {self._last_now}")
         self._last_now = now_s
+        if self.config.pooling_half_life_s:
+            readings = [self._pooled(r, now_s) for r in readings]
         result, tie_scores = _fuse_step(readings, now_s, self.config)
         half_life = self.config.smoothing_half_life_s
         if result.is_unknown or half_life == 0:

@@ -202,6 +202,54 @@ def test_smoothing_ema_half_life_gap_reset_and_unknown_steps():
         engine.update([], now_s=8.0)
 
 
+def test_reading_pooling_geometric_ema_repeats_exclusions_and_reset():
+    config = FusionConfig(pooling_half_life_s={"face": 1.0}, smoothing_reset_gap_s=5.0,
+                          max_age_s=2.0, min_quality=0.5, epsilon=1e-6)
+    engine = FusionEngine(config)
+    first = engine.update([_r("face", [0.8, 0.1, 0.1], t=0.0)], now_s=0.0)
+    np.testing.assert_allclose(first.probs, [0.8, 0.1, 0.1])
+    # dt = 1 s = one half-life: alpha = 0.5, the normalised geometric mean of the two readings.
+    second = engine.update([_r("face", [0.1, 0.1, 0.8], t=1.0),
+                            _r("physio", [0.0, 1.0, 0.0], t=1.0)], now_s=1.0)
+    mean = np.sqrt(np.array([0.08, 0.01, 0.08]))
+    np.testing.assert_allclose(engine.pooled_probs("face"), mean / mean.sum())
+    assert engine.pooled_probs("physio") is None  # not pooled
+    # The fused result combined the pooled face with the unpooled physio reading.
+    stateless = fuse([_r("face", mean / mean.sum(), t=1.0), _r("physio", [0, 1.0, 0], t=1.0)],
+                     1.0, config)
+    np.testing.assert_allclose(second.probs, stateless.probs)
+    # The same reading again (a physio-triggered step) is not counted twice.
+    engine.update([_r("face", [0.1, 0.1, 0.8], t=1.0)], now_s=1.5)
+    np.testing.assert_allclose(engine.pooled_probs("face"), mean / mean.sum())
+    # An excluded reading (low quality) leaves the pool alone and is not fused.
+    low = engine.update([_r("face", [0.0, 1.0, 0.0], t=2.0, quality=0.1)], now_s=2.0)
+    assert low.is_unknown
+    np.testing.assert_allclose(engine.pooled_probs("face"), mean / mean.sum())
+    # Zeros are floored at epsilon, so one confident reading cannot veto a class for good.
+    engine.update([_r("face", [0.0, 0.0, 1.0], t=3.0)], now_s=3.0)
+    assert engine.pooled_probs("face")[0] > 0
+    # A gap longer than smoothing_reset_gap_s restarts the pool from the new reading.
+    engine.update([_r("face", [0.2, 0.7, 0.1], t=9.0)], now_s=9.0)
+    np.testing.assert_allclose(engine.pooled_probs("face"), [0.2, 0.7, 0.1])
+    engine.reset()
+    assert engine.pooled_probs("face") is None
+
+
+def test_pooling_config_validation_and_json():
+    config = FusionConfig(pooling_half_life_s=(("physio", 0.0), ("face", 3.0)))
+    assert config.pooling_half_life_s == (("face", 3.0), ("physio", 0.0))
+    assert (config.pooling_half_life("face"), config.pooling_half_life("physio")) == (3.0, 0.0)
+    assert json.loads(config.to_json())["pooling_half_life_s"] == {"face": 3.0, "physio": 0.0}
+    assert FusionConfig.from_json(config.to_json()) == config
+    with pytest.raises(ValueError, match=r"pooling_half_life_s must name configured modalities "
+                                         r"\(\['face', 'physio'\]\) at most once each; got "
+                                         r"\['eye'\]"):
+        FusionConfig(pooling_half_life_s={"eye": 1.0})
+    with pytest.raises(ValueError, match=r"pooling_half_life_s\['face'\] must be finite and in "
+                                         r"\[0.0, inf\); got -1.0"):
+        FusionConfig(pooling_half_life_s={"face": -1.0})
+
+
 def test_no_smoothing_by_default_is_the_stateless_result():
     engine = FusionEngine(FusionConfig())
     engine.update([_r("face", [1.0, 0, 0], t=0.0)], now_s=0.0)
@@ -217,7 +265,7 @@ def test_config_json_round_trip_with_learned_weights():
                                                          validation_score=-0.5))
     text = config.to_json()
     data = json.loads(text)
-    assert data["version"] == 1 and data["labels"] == ["neutral", "positive", "negative"]
+    assert data["version"] == 2 and data["labels"] == ["neutral", "positive", "negative"]
     assert data["modality_label_spaces"] == {"face": "fer7", "physio": "wesad3"}
     assert FusionConfig.from_json(text) == config
     assert FusionConfig.from_json(FusionConfig().to_json()) == FusionConfig()
@@ -245,8 +293,12 @@ def test_config_validation(kwargs, message):
 
 def test_config_from_json_rejects_other_versions_labels_and_keys():
     data = json.loads(FusionConfig().to_json())
-    with pytest.raises(ValueError, match="fusion config version must be 1; got 2"):
-        FusionConfig.from_json(json.dumps(data | {"version": 2}))
+    with pytest.raises(ValueError, match="fusion config version must be 2; got 3"):
+        FusionConfig.from_json(json.dumps(data | {"version": 3}))
+    # A version-1 file (no pooling_half_life_s) gets the re-export hint, not a missing key.
+    old = {k: v for k, v in data.items() if k != "pooling_half_life_s"} | {"version": 1}
+    with pytest.raises(ValueError, match=r"version must be 2; got 1 \(re-export the bundle"):
+        FusionConfig.from_json(json.dumps(old))
     with pytest.raises(ValueError, match="fusion config labels must be"):
         FusionConfig.from_json(json.dumps(data | {"labels": ["positive", "neutral", "negative"]}))
     with pytest.raises(ValueError, match=r"unknown keys \['alpha'\], missing keys \[\]"):

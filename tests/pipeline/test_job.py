@@ -57,6 +57,15 @@ def test_the_trainer_configs_are_composed_and_their_errors_name_the_nested_key(t
         run_pipeline(config, tmp_path)
 
 
+def test_pooling_half_lives_are_checked_up_front(tmp_path):
+    config = pipeline_default.get_config()
+    config.fusion.pooling_half_life_s.face = -3.0
+    with pytest.raises(ValueError, match=r"config.fusion.pooling_half_life_s.face must be finite "
+                                         r"and in \[0.0, inf\); got -3.0"):
+        run_pipeline(config, tmp_path)
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_shared_values_follow_their_source():
     """The seed and cohort size reach the trainers, max_age_s follows the physio stride and the
     validation gap the physio window and stride, also after overrides."""
@@ -104,6 +113,13 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd, ca
     assert accuracy["physio"] > 0.6, accuracy
     assert accuracy["fused"] > 0.6, accuracy
     assert accuracy["fused"] >= max(accuracy["face"], accuracy["physio"]), accuracy
+    # The bundle pools the face readings; the lines carry the pooled state fusion used.
+    fusion = json.loads((tmp_path / "bundle" / "fusion.json").read_text())
+    assert fusion["pooling_half_life_s"] == {"face": 3.0, "physio": 0.0}
+    lines = [json.loads(x) for x in (tmp_path / "replay_episode0.jsonl").read_text().splitlines()]
+    assert all("pooled_driver_state" in line["face"] for line in lines if line["face"]
+               and "driver_state" in line["face"])
+    assert accuracy["face_reading"] is not None
     assert summary["fusion_weights"]["fitted_on_driver"] == 3  # the face validation driver
     assert summary["replay"]["driver"] == 5 and summary["replay"]["calibration_episode"] == 1
     assert summary["replay"]["harness"][0]["peak_rss_mb"] > 0

@@ -6,7 +6,7 @@ import numpy as np
 
 from emocore.physio import extract_recording, feature_names
 from emodata.synthetic_cohort import CohortConfig, generate_cohort
-from tflite_edge.drive_replay import recording_profile, replay_accuracy
+from tflite_edge.drive_replay import fused_state, recording_profile, replay_accuracy
 
 
 class _Drive:
@@ -29,9 +29,22 @@ def test_replay_accuracy_counts_decisions_per_modality_and_skips_unlabelled_time
              _line(15.0, None, [0.2, 0.1, 0.7], "negative"),
              _line(25.0, [1.0, 0.0, 0.0], [1.0, 0.0, 0.0], "neutral")]  # unlabelled
     got = replay_accuracy(lines, _Drive())
-    assert got == {"face": 1.0, "physio": 0.5, "fused": 1.0, "face_decisions": 2,
-                   "physio_decisions": 2, "fused_decisions": 2}
+    assert got == {"face": 1.0, "physio": 0.5, "fused": 1.0, "face_reading": 1.0,
+                   "physio_reading": 0.5, "face_decisions": 2, "physio_decisions": 2,
+                   "fused_decisions": 2}
     assert replay_accuracy([], _Drive())["face"] is None
+
+
+def test_replay_accuracy_scores_the_pooled_state_fusion_used():
+    # The reading says neutral at t=12 (state 2), its pool says negative: `face` scores the
+    # pool, `face_reading` the single reading.
+    line = _line(12.0, [0.8, 0.1, 0.1], None, "negative")
+    line["face"]["pooled_driver_state"] = [0.2, 0.1, 0.7]
+    got = replay_accuracy([line], _Drive())
+    assert (got["face"], got["face_reading"], got["physio"]) == (1.0, 0.0, None)
+    assert fused_state(line["face"]) == [0.2, 0.1, 0.7]
+    assert fused_state({"driver_state": [1.0, 0.0, 0.0]}) == [1.0, 0.0, 0.0]
+    assert fused_state(None) is None
 
 
 def test_recording_profile_summarises_the_recording_windows():
