@@ -147,7 +147,8 @@ def fusion_cases(config: FusionConfig,
 
 
 def fusion_sequences(config: FusionConfig) -> list[dict[str, Any]]:
-    """`FusionEngine` runs with smoothing (EMA, unknown steps, reset after a long gap)."""
+    """`FusionEngine` runs with smoothing and reading pooling (EMAs, unknown steps, reset after
+    a long gap); each step also records every modality's pooled distribution (None if none)."""
     mods = config.modalities
     plan = [  # (now_s, per-modality (probs, age) or None = no reading)
         (0.0, [((0.6, 0.3, 0.1), 0.1)]),
@@ -168,6 +169,16 @@ def fusion_sequences(config: FusionConfig) -> list[dict[str, Any]]:
             smoothing_reset_gap_s=5.0, max_age_s=2.5, min_quality=0.0),
         "no_smoothing": dataclasses.replace(config, smoothing_half_life_s=0.0,
                                             max_age_s=2.5, min_quality=0.0),
+        # Reading pooling of the first modality (repeated, stale and reset steps included),
+        # alone and with the fused smoothing on top.
+        "product_pooled": dataclasses.replace(
+            config, strategy="product_of_experts", smoothing_half_life_s=0.0,
+            pooling_half_life_s={mods[0]: 1.5}, smoothing_reset_gap_s=5.0, max_age_s=2.5,
+            min_quality=0.0, epsilon=1e-4),
+        "confidence_pooled_smoothed": dataclasses.replace(
+            config, strategy="confidence_weighted", smoothing_half_life_s=2.0,
+            pooling_half_life_s={m: 0.7 + i for i, m in enumerate(mods)},
+            smoothing_reset_gap_s=5.0, max_age_s=2.5, min_quality=0.0),
     }
     out = []
     for name, cfg in variants.items():
@@ -178,6 +189,7 @@ def fusion_sequences(config: FusionConfig) -> list[dict[str, Any]]:
                         for i, (p, age) in enumerate(per_mod[:len(mods)])]
             result = engine.update(readings, now)
             steps.append({"now_s": now, "readings": [_reading_json(r) for r in readings],
-                          "expected": result_json(result)})
+                          "expected": result_json(result),
+                          "pooled": {m: _float_list(engine.pooled_probs(m)) for m in mods}})
         out.append({"name": name, "config_json": cfg.to_json(), "steps": steps})
     return out

@@ -293,7 +293,7 @@ public final class Fusion {
 
   /** {@code exp(logP - max) / sum}: numpy's {@code fused = np.exp(log_p - log_p.max());
    * fused / fused.sum()}. */
-  private static double[] normalisedExp(double[] logP) {
+  static double[] normalisedExp(double[] logP) {
     double max = Math.max(Math.max(logP[0], logP[1]), logP[2]);
     double[] fused = new double[K];
     for (int k = 0; k < K; k++) {

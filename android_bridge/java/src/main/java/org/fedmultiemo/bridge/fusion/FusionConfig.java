@@ -18,7 +18,7 @@ import org.fedmultiemo.bridge.labels.LabelSpaces;
  * from fusion.json with {@link #fromJson(String)}.
  */
 public final class FusionConfig {
-  public static final int JSON_VERSION = 1;
+  public static final int JSON_VERSION = 2;
   public static final List<String> STRATEGIES = Collections.unmodifiableList(Arrays.asList(
       "confidence_weighted", "majority_vote", "product_of_experts", "learned_weights",
       "learned_log_pool"));
@@ -29,7 +29,7 @@ public final class FusionConfig {
       Collections.unmodifiableList(Arrays.asList("max_prob", "entropy"));
   private static final List<String> FIELDS = Arrays.asList("strategy", "confidence_measure",
       "max_age_s", "min_quality", "epsilon", "smoothing_half_life_s", "smoothing_reset_gap_s",
-      "modality_label_spaces", "learned_weights");
+      "modality_label_spaces", "learned_weights", "pooling_half_life_s");
 
   private final String strategy;
   private final String confidenceMeasure;
@@ -40,11 +40,24 @@ public final class FusionConfig {
   private final double smoothingResetGapS;
   private final TreeMap<String, String> modalityLabelSpaces;
   private final LearnedWeights learnedWeights;
+  private final TreeMap<String, Double> poolingHalfLifeS;
 
-  /** Validates like the Python dataclass; {@code learnedWeights} may be null. */
+  /** Validates like the Python dataclass; {@code learnedWeights} may be null; no pooling. */
   public FusionConfig(String strategy, String confidenceMeasure, double maxAgeS, double minQuality,
       double epsilon, double smoothingHalfLifeS, double smoothingResetGapS,
       Map<String, String> modalityLabelSpaces, LearnedWeights learnedWeights) {
+    this(strategy, confidenceMeasure, maxAgeS, minQuality, epsilon, smoothingHalfLifeS,
+        smoothingResetGapS, modalityLabelSpaces, learnedWeights, Collections.emptyMap());
+  }
+
+  /**
+   * Validates like the Python dataclass; {@code learnedWeights} may be null;
+   * {@code poolingHalfLifeS}: modality -> reading-pooling half-life in s (0 or absent = none).
+   */
+  public FusionConfig(String strategy, String confidenceMeasure, double maxAgeS, double minQuality,
+      double epsilon, double smoothingHalfLifeS, double smoothingResetGapS,
+      Map<String, String> modalityLabelSpaces, LearnedWeights learnedWeights,
+      Map<String, Double> poolingHalfLifeS) {
     if (!STRATEGIES.contains(strategy)) {
       throw new IllegalArgumentException(
           "strategy must be one of " + STRATEGIES + "; got '" + strategy + "'");
@@ -81,6 +94,18 @@ public final class FusionConfig {
       throw new IllegalArgumentException("strategy '" + strategy + "' needs learned_weights "
           + "(fit them with fit_learned_weights); got None");
     }
+    if (poolingHalfLifeS == null
+        || !modalityLabelSpaces.keySet().containsAll(poolingHalfLifeS.keySet())) {
+      throw new IllegalArgumentException("pooling_half_life_s must name configured modalities ("
+          + new ArrayList<>(new TreeSet<>(modalityLabelSpaces.keySet()))
+          + ") at most once each; got "
+          + (poolingHalfLifeS == null ? "null" : new ArrayList<>(new TreeSet<>(
+              poolingHalfLifeS.keySet()))));
+    }
+    for (Map.Entry<String, Double> e : poolingHalfLifeS.entrySet()) {
+      checkRange(e.getValue() == null ? Double.NaN : e.getValue(),
+          "pooling_half_life_s['" + e.getKey() + "']", 0.0, Double.POSITIVE_INFINITY, false);
+    }
     this.strategy = strategy;
     this.confidenceMeasure = confidenceMeasure;
     this.maxAgeS = maxAgeS;
@@ -90,6 +115,7 @@ public final class FusionConfig {
     this.smoothingResetGapS = smoothingResetGapS;
     this.modalityLabelSpaces = new TreeMap<>(modalityLabelSpaces);
     this.learnedWeights = learnedWeights;
+    this.poolingHalfLifeS = new TreeMap<>(poolingHalfLifeS);
   }
 
   /** The Python defaults (face: fer7, physio: wesad3, confidence_weighted). */
@@ -111,12 +137,14 @@ public final class FusionConfig {
     List<String> expected = new ArrayList<>(FIELDS);
     expected.add("version");
     expected.add("labels");
-    checkKeys(data, expected, "fusion config");
+    // The version first: an older file also lacks the keys added since.
     Object version = data.get("version");
     if (!Long.valueOf(JSON_VERSION).equals(version)) {
       throw new IllegalArgumentException("fusion config version must be " + JSON_VERSION
-          + "; got " + Json.describe(version));
+          + "; got " + Json.describe(version)
+          + " (re-export the bundle with this version of the project)");
     }
+    checkKeys(data, expected, "fusion config");
     List<String> labels = Json.strings(data.get("labels"), "fusion config labels");
     if (!labels.equals(LabelSpaces.DRIVER_STATE3.labels())) {
       throw new IllegalArgumentException("fusion config labels must be "
@@ -127,6 +155,12 @@ public final class FusionConfig {
     Map<String, String> spaces = new TreeMap<>();
     for (Map.Entry<String, Object> e : spacesJson.entrySet()) {
       spaces.put(e.getKey(), Json.string(e.getValue(), "modality_label_spaces." + e.getKey()));
+    }
+    Map<String, Object> poolingJson =
+        Json.object(data.get("pooling_half_life_s"), "pooling_half_life_s");
+    Map<String, Double> pooling = new TreeMap<>();
+    for (Map.Entry<String, Object> e : poolingJson.entrySet()) {
+      pooling.put(e.getKey(), Json.number(e.getValue(), "pooling_half_life_s." + e.getKey()));
     }
     Object learned = data.get("learned_weights");
     return new FusionConfig(
@@ -139,7 +173,8 @@ public final class FusionConfig {
         Json.number(data.get("smoothing_reset_gap_s"), "smoothing_reset_gap_s"),
         spaces,
         learned == null ? null
-            : LearnedWeights.fromJson(Json.object(learned, "learned_weights")));
+            : LearnedWeights.fromJson(Json.object(learned, "learned_weights")),
+        pooling);
   }
 
   static void checkKeys(Map<String, Object> data, Collection<String> expected, String where) {
@@ -206,5 +241,16 @@ public final class FusionConfig {
   /** May be null. */
   public LearnedWeights learnedWeights() {
     return learnedWeights;
+  }
+
+  /** modality -> reading-pooling half-life in s, sorted by modality name. */
+  public Map<String, Double> poolingHalfLifeS() {
+    return Collections.unmodifiableMap(poolingHalfLifeS);
+  }
+
+  /** The reading-pooling half-life of {@code modality} in s (0 = not pooled). */
+  public double poolingHalfLife(String modality) {
+    Double h = poolingHalfLifeS.get(modality);
+    return h == null ? 0.0 : h;
   }
 }

@@ -1,12 +1,18 @@
 package org.fedmultiemo.bridge.fusion;
 
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.fedmultiemo.bridge.labels.LabelSpaces;
 
 /**
- * Stateful fusion: {@link Fusion#fuse} plus the optional temporal smoothing of tflite_edge
- * (FusionEngine): {@code s <- (1 - a) s + a p} with {@code a = 1 - 2^(-dt / half_life)}, reset
- * after a gap longer than {@code smoothing_reset_gap_s}; unknown steps leave the state untouched.
+ * Stateful fusion (port of emocore.fusion.FusionEngine): {@link Fusion#fuse} plus the optional
+ * reading pooling, {@code L <- (1 - a) L + a ln max(p, epsilon)} over each pooled modality's new
+ * usable readings with {@code a = 1 - 2^(-dt / pooling_half_life)} (the pooled distribution is
+ * fused in the reading's place), and the optional temporal smoothing of the fused distribution,
+ * {@code s <- (1 - a) s + a p} with {@code a = 1 - 2^(-dt / half_life)}; both restart after a gap
+ * longer than {@code smoothing_reset_gap_s}; unknown steps leave the smoothing state untouched.
  * Not thread-safe.
  */
 public final class FusionEngine {
@@ -15,6 +21,9 @@ public final class FusionEngine {
   private double stateTime;
   private double lastNow;
   private boolean hasLastNow;
+  /** modality -> pooled log-probabilities; modality -> timestamp of the last reading in. */
+  private final Map<String, double[]> pools = new HashMap<>();
+  private final Map<String, Double> poolTimes = new HashMap<>();
 
   public FusionEngine(FusionConfig config) {
     if (config == null) {
@@ -28,11 +37,53 @@ public final class FusionEngine {
     return config;
   }
 
-  /** Forgets the smoothing state and the clock. */
+  /** Forgets the pooling and smoothing states and the clock. */
   public void reset() {
     state = null;
     stateTime = Double.NaN;
     hasLastNow = false;
+    pools.clear();
+    poolTimes.clear();
+  }
+
+  /**
+   * The pooled distribution of {@code modality}'s readings so far, or null when it is not pooled
+   * or no usable reading came in since the last reset.
+   */
+  public double[] pooledProbs(String modality) {
+    double[] pool = pools.get(modality);
+    return pool == null ? null : Fusion.normalisedExp(pool);
+  }
+
+  /** {@code reading} with its probs replaced by its modality's pooled distribution. */
+  private ModalityReading pooled(ModalityReading reading, double nowS) {
+    if (reading == null) {
+      return null;
+    }
+    String name = reading.modality();
+    double halfLife = config.poolingHalfLife(name);
+    if (halfLife == 0 || Fusion.exclusion(reading, nowS, config) != null) {
+      return reading;
+    }
+    double[] probs = reading.probs();
+    double[] logP = new double[probs.length];
+    for (int k = 0; k < probs.length; k++) {
+      logP[k] = StrictMath.log(Math.max(probs[k], config.epsilon()));
+    }
+    double timestamp = reading.timestampS();
+    double[] pool = pools.get(name);
+    if (pool == null || timestamp - poolTimes.get(name) > config.smoothingResetGapS()) {
+      pool = logP;
+      poolTimes.put(name, timestamp);
+    } else if (timestamp > poolTimes.get(name)) { // a repeated or older reading is already in
+      double alpha = 1.0 - Math.pow(2.0, -(timestamp - poolTimes.get(name)) / halfLife);
+      for (int k = 0; k < pool.length; k++) {
+        pool[k] = (1.0 - alpha) * pool[k] + alpha * logP[k];
+      }
+      poolTimes.put(name, timestamp);
+    }
+    pools.put(name, pool);
+    return new ModalityReading(name, Fusion.normalisedExp(pool), timestamp, reading.quality());
   }
 
   /** Fuses {@code readings} at {@code nowS} (which must not decrease between calls). */
@@ -46,6 +97,13 @@ public final class FusionEngine {
     }
     lastNow = nowS;
     hasLastNow = true;
+    if (!config.poolingHalfLifeS().isEmpty()) {
+      List<ModalityReading> pooledReadings = new ArrayList<>();
+      for (ModalityReading reading : readings) {
+        pooledReadings.add(pooled(reading, nowS));
+      }
+      readings = pooledReadings;
+    }
     Fusion.Step step = Fusion.step(readings, nowS, config);
     FusionResult result = step.result;
     double halfLife = config.smoothingHalfLifeS();

@@ -27,6 +27,10 @@ public class FusionTest {
     return new ModalityReading("face", p, 9.8, 0.9);
   }
 
+  private static ModalityReading faceAt(double timestampS, double... p) {
+    return new ModalityReading("face", p, timestampS, 1.0);
+  }
+
   private static ModalityReading physio(double... p) {
     return new ModalityReading("physio", p, 9.5, 1.0);
   }
@@ -110,20 +114,66 @@ public class FusionTest {
     e = assertThrows(IllegalArgumentException.class, () -> FusionConfig.fromJson(
         "{\"version\": 2}"));
     assertTrue(e.getMessage(), e.getMessage().startsWith("fusion config: unknown keys []"));
+    e = assertThrows(IllegalArgumentException.class, () -> FusionConfig.fromJson(
+        "{\"version\": 1}"));
+    assertEquals("fusion config version must be 2; got 1 (re-export the bundle with this "
+        + "version of the project)", e.getMessage());
+    Map<String, String> spaces = new TreeMap<>();
+    spaces.put("face", "fer7");
+    spaces.put("physio", "wesad3");
+    Map<String, Double> eye = new TreeMap<>();
+    eye.put("eye", 1.0);
+    e = assertThrows(IllegalArgumentException.class, () -> new FusionConfig(
+        "confidence_weighted", "max_prob", 2.0, 0.5, 1e-6, 0.0, 5.0, spaces, null, eye));
+    assertEquals("pooling_half_life_s must name configured modalities ([face, physio]) at most "
+        + "once each; got [eye]", e.getMessage());
+    Map<String, Double> negative = new TreeMap<>();
+    negative.put("face", -1.0);
+    e = assertThrows(IllegalArgumentException.class, () -> new FusionConfig(
+        "confidence_weighted", "max_prob", 2.0, 0.5, 1e-6, 0.0, 5.0, spaces, null, negative));
+    assertEquals("pooling_half_life_s['face'] must be finite and in [0.0, inf); got -1.0",
+        e.getMessage());
+  }
+
+  @Test
+  public void enginePoolsNewReadingsInLogSpace() {
+    Map<String, String> spaces = new TreeMap<>();
+    spaces.put("face", "fer7");
+    spaces.put("physio", "wesad3");
+    Map<String, Double> pooling = new TreeMap<>();
+    pooling.put("face", 1.0);
+    FusionEngine engine = new FusionEngine(new FusionConfig("confidence_weighted", "max_prob",
+        2.0, 0.5, 1e-6, 0.0, 5.0, spaces, null, pooling));
+    engine.update(Arrays.asList(faceAt(0.0, 0.8, 0.1, 0.1)), 0.0);
+    FusionResult r = engine.update(Arrays.asList(faceAt(1.0, 0.1, 0.1, 0.8)), 1.0);
+    double a = Math.sqrt(0.08);
+    double b = Math.sqrt(0.01);
+    double[] mean = {a / (a + b + a), b / (a + b + a), a / (a + b + a)};
+    assertArrayEquals(mean, r.probs(), 1e-12); // one half-life: the geometric mean
+    assertArrayEquals(mean, engine.pooledProbs("face"), 1e-12);
+    assertNull(engine.pooledProbs("physio"));
+    engine.update(Arrays.asList(faceAt(1.0, 0.1, 0.1, 0.8)), 1.5); // the same reading again
+    assertArrayEquals(mean, engine.pooledProbs("face"), 1e-12);
+    engine.update(Arrays.asList(faceAt(9.0, 0.2, 0.7, 0.1)), 9.0); // gap > reset: restart
+    assertArrayEquals(new double[] {0.2, 0.7, 0.1}, engine.pooledProbs("face"), 1e-12);
+    engine.reset();
+    assertNull(engine.pooledProbs("face"));
   }
 
   @Test
   public void fusionJsonRoundTripsThePythonFormat() {
-    String json = "{\"version\": 1, \"labels\": [\"neutral\", \"positive\", \"negative\"],"
+    String json = "{\"version\": 2, \"labels\": [\"neutral\", \"positive\", \"negative\"],"
         + " \"strategy\": \"majority_vote\", \"confidence_measure\": \"entropy\","
         + " \"max_age_s\": 1.5, \"min_quality\": 0.25, \"epsilon\": 1e-06,"
         + " \"smoothing_half_life_s\": 2.0, \"smoothing_reset_gap_s\": 5.0,"
         + " \"modality_label_spaces\": {\"physio\": \"drivedb3\", \"face\": \"fer7\"},"
-        + " \"learned_weights\": null}";
+        + " \"learned_weights\": null, \"pooling_half_life_s\": {\"face\": 3.0}}";
     FusionConfig c = FusionConfig.fromJson(json);
     assertEquals("majority_vote", c.strategy());
     assertEquals(Arrays.asList("face", "physio"), c.modalities());
     assertEquals(1.5, c.maxAgeS(), 0.0);
+    assertEquals(3.0, c.poolingHalfLife("face"), 0.0);
+    assertEquals(0.0, c.poolingHalfLife("physio"), 0.0);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> FusionConfig.fromJson(json.replace("\"neutral\", ", "")));
     assertTrue(e.getMessage(), e.getMessage().startsWith("fusion config labels must be"));

@@ -520,8 +520,21 @@ public class GoldenVectorsTest {
         Map<String, Object> step = obj(st);
         FusionResult got = engine.update(readings(step.get("readings")),
             Json.number(step.get("now_s"), "now_s"));
-        s.vector(checkResult(s, seq.get("name") + "[" + i++ + "]", got,
-            obj(step.get("expected"))));
+        String where = seq.get("name") + "[" + i++ + "]";
+        boolean ok = checkResult(s, where, got, obj(step.get("expected")));
+        for (Map.Entry<String, Object> e : obj(step.get("pooled")).entrySet()) {
+          double[] gotPooled = engine.pooledProbs(e.getKey());
+          ok &= s.exact(where + " pooled " + e.getKey() + " present", gotPooled != null,
+              e.getValue() != null);
+          if (gotPooled != null && e.getValue() != null) {
+            double[] p = Json.doubles(e.getValue(), "pooled");
+            for (int k = 0; k < p.length; k++) {
+              ok &= s.value(where + " pooled " + e.getKey() + "[" + k + "]", gotPooled[k], p[k],
+                  0.0, probAbs);
+            }
+          }
+        }
+        s.vector(ok);
       }
     }
     assertClean(s, "fusion_sequences");
