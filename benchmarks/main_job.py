@@ -65,6 +65,8 @@ VARIANTS: dict[str, dict[str, object]] = {
                          "face.train.eval_every": 12},
     "clients4_rounds64": {"face.train.clients_per_round": 4, "face.train.rounds": 64,
                           "face.train.eval_every": 16},
+    "clients8_rounds28": {"face.train.rounds": 28, "face.train.eval_every": 14},
+    "clients8_rounds32_epochs4": {"face.train.local_epochs": 4},
     # Reading pooling (half-life in s) of the face and physio readings before fusion.
     "unpooled": {"fusion.pooling_half_life_s.face": 0.0},
     "face_pool2": {"fusion.pooling_half_life_s.face": 2.0},
