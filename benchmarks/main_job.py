@@ -49,24 +49,31 @@ from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
 
 # Variants of the main job (`--config.KEY=VALUE` overrides of its default config): face
-# schedules and the fusion pool.
+# schedules, the fusion pool, reading pooling.
+_UNPOOLED_EPOCHS5 = {"face.train.local_epochs": 5, "fusion.pooling_half_life_s.face": 0.0}
 VARIANTS: dict[str, dict[str, object]] = {
     "default": {},
+    # The face schedules and fusion pools compared on 2026-12-03 before reading pooling, as they
+    # ran then (5 local epochs, unpooled): main_job_unpooled.json, main_job_schedules*.json.
     # The default before 2026-12-03: every driver client in each of 12 rounds, client Adam
-    # 3e-3, datasets built in the driver and sent with each round.
+    # 3e-3, datasets built in the driver and sent with each round, linear pool.
     "previous": {"face.train.clients_per_round": 24, "face.train.rounds": 12,
                  "face.train.eval_every": 4, "face.train.client_learning_rate": 0.003,
-                 "face.train.client_datasets": "driver", "fusion.strategy": "learned_weights"},
-    "linear_pool": {"fusion.strategy": "learned_weights"},
-    "clients8_rounds36": {"face.train.rounds": 36, "face.train.eval_every": 12},
+                 "face.train.client_datasets": "driver", "fusion.strategy": "learned_weights",
+                 **_UNPOOLED_EPOCHS5},
+    "linear_pool": {"fusion.strategy": "learned_weights", **_UNPOOLED_EPOCHS5},
+    "clients8_rounds36": {"face.train.rounds": 36, "face.train.eval_every": 12,
+                          **_UNPOOLED_EPOCHS5},
     "clients8_lr3e-3": {"face.train.client_learning_rate": 0.003, "face.train.rounds": 36,
-                        "face.train.eval_every": 12},
-    "clients8_epochs4": {"face.train.local_epochs": 4, "face.train.rounds": 36,
-                         "face.train.eval_every": 12},
+                        "face.train.eval_every": 12, **_UNPOOLED_EPOCHS5},
+    "clients8_epochs4": {"face.train.rounds": 36, "face.train.eval_every": 12,
+                         **_UNPOOLED_EPOCHS5, "face.train.local_epochs": 4},
     "clients4_rounds64": {"face.train.clients_per_round": 4, "face.train.rounds": 64,
-                          "face.train.eval_every": 16},
-    "clients8_rounds28": {"face.train.rounds": 28, "face.train.eval_every": 14},
-    "clients8_rounds32_epochs4": {"face.train.local_epochs": 4},
+                          "face.train.eval_every": 16, **_UNPOOLED_EPOCHS5},
+    # Face schedules with face pooling (main_job_schedules_pooled.json; 4 local epochs won).
+    "clients8_epochs5": {"face.train.local_epochs": 5},
+    "clients8_rounds28": {"face.train.rounds": 28, "face.train.eval_every": 14,
+                          "face.train.local_epochs": 5},
     # Reading pooling (half-life in s) of the face and physio readings before fusion.
     "unpooled": {"fusion.pooling_half_life_s.face": 0.0},
     "face_pool2": {"fusion.pooling_half_life_s.face": 2.0},

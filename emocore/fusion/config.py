@@ -22,8 +22,9 @@ LEARNED_POOLS = {"learned_weights": "linear", "learned_log_pool": "log"}
 LEARNED_STRATEGIES = tuple(LEARNED_POOLS)
 CONFIDENCE_MEASURES = ("max_prob", "entropy")
 OBJECTIVES = ("log_likelihood", "accuracy")
-# 2 (2026-12-03): `pooling_half_life_s`; version-1 files are refused with a re-export hint.
+# 2 (2026-12-03) adds `pooling_half_life_s`; a version-1 file (without it) still reads, unpooled.
 FUSION_JSON_VERSION = 2
+SUPPORTED_FUSION_JSON_VERSIONS = (1, 2)
 SUM_TOLERANCE = 1e-3  # a probability vector must sum to 1 within this
 
 
@@ -189,14 +190,20 @@ class FusionConfig:
 
     @classmethod
     def from_json(cls, text: str) -> FusionConfig:
-        """Inverse of `to_json`; rejects other versions, other label orders, unknown keys."""
+        """Inverse of `to_json` (also reads version 1, written before reading pooling: no
+        pooling); rejects other versions, other label orders, unknown keys."""
         data = json.loads(text)
         fields = {f.name for f in dataclasses.fields(cls)}
-        # The version first: an older file also lacks the keys added since.
-        if isinstance(data, Mapping) and data.get("version") != FUSION_JSON_VERSION:
-            raise ValueError(f"fusion config version must be {FUSION_JSON_VERSION}; "
-                             f"got {data.get('version')!r} (re-export the bundle with this "
-                             "version of the project)")
+        if not isinstance(data, Mapping):
+            raise ValueError(f"fusion config must be a JSON object; got {type(data).__name__}")
+        # The version first: an older file lacks the keys added since.
+        version = data.get("version")
+        if isinstance(version, bool) or version not in SUPPORTED_FUSION_JSON_VERSIONS:
+            raise ValueError(f"fusion config version must be one of "
+                             f"{list(SUPPORTED_FUSION_JSON_VERSIONS)} (this runtime's); got "
+                             f"{version!r}")
+        if version == 1:  # no reading pooling yet
+            fields -= {"pooling_half_life_s"}
         _check_keys(data, fields | {"version", "labels"}, "fusion config")
         if data["labels"] != list(FUSED_SPACE.labels):
             raise ValueError(f"fusion config labels must be {list(FUSED_SPACE.labels)}; "

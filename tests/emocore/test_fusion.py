@@ -293,12 +293,17 @@ def test_config_validation(kwargs, message):
 
 def test_config_from_json_rejects_other_versions_labels_and_keys():
     data = json.loads(FusionConfig().to_json())
-    with pytest.raises(ValueError, match="fusion config version must be 2; got 3"):
+    with pytest.raises(ValueError, match=r"fusion config version must be one of \[1, 2\] "
+                                         r"\(this runtime's\); got 3"):
         FusionConfig.from_json(json.dumps(data | {"version": 3}))
-    # A version-1 file (no pooling_half_life_s) gets the re-export hint, not a missing key.
+    with pytest.raises(ValueError, match="fusion config must be a JSON object; got list"):
+        FusionConfig.from_json("[]")
+    # A version-1 file (written before reading pooling) reads as unpooled; with the key it is
+    # malformed.
     old = {k: v for k, v in data.items() if k != "pooling_half_life_s"} | {"version": 1}
-    with pytest.raises(ValueError, match=r"version must be 2; got 1 \(re-export the bundle"):
-        FusionConfig.from_json(json.dumps(old))
+    assert FusionConfig.from_json(json.dumps(old)) == FusionConfig()
+    with pytest.raises(ValueError, match=r"unknown keys \['pooling_half_life_s'\]"):
+        FusionConfig.from_json(json.dumps(data | {"version": 1}))
     with pytest.raises(ValueError, match="fusion config labels must be"):
         FusionConfig.from_json(json.dumps(data | {"labels": ["positive", "neutral", "negative"]}))
     with pytest.raises(ValueError, match=r"unknown keys \['alpha'\], missing keys \[\]"):

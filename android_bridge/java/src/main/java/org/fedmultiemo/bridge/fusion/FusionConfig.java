@@ -127,7 +127,10 @@ public final class FusionConfig {
         null);
   }
 
-  /** Parses fusion.json ({@code FusionConfig.to_json()}); rejects other versions, labels, keys. */
+  /**
+   * Parses fusion.json ({@code FusionConfig.to_json()}; version 1, written before reading
+   * pooling, reads as unpooled); rejects other versions, labels, keys.
+   */
   public static FusionConfig fromJson(String text) {
     return fromJson(Json.object(Json.parse(text), "fusion config"));
   }
@@ -137,12 +140,15 @@ public final class FusionConfig {
     List<String> expected = new ArrayList<>(FIELDS);
     expected.add("version");
     expected.add("labels");
-    // The version first: an older file also lacks the keys added since.
+    // The version first: an older file lacks the keys added since.
     Object version = data.get("version");
-    if (!Long.valueOf(JSON_VERSION).equals(version)) {
-      throw new IllegalArgumentException("fusion config version must be " + JSON_VERSION
-          + "; got " + Json.describe(version)
-          + " (re-export the bundle with this version of the project)");
+    boolean version1 = Long.valueOf(1).equals(version);
+    if (!version1 && !Long.valueOf(JSON_VERSION).equals(version)) {
+      throw new IllegalArgumentException("fusion config version must be one of [1, "
+          + JSON_VERSION + "] (this runtime's); got " + Json.describe(version));
+    }
+    if (version1) { // written before reading pooling: no pooling
+      expected.remove("pooling_half_life_s");
     }
     checkKeys(data, expected, "fusion config");
     List<String> labels = Json.strings(data.get("labels"), "fusion config labels");
@@ -156,11 +162,13 @@ public final class FusionConfig {
     for (Map.Entry<String, Object> e : spacesJson.entrySet()) {
       spaces.put(e.getKey(), Json.string(e.getValue(), "modality_label_spaces." + e.getKey()));
     }
-    Map<String, Object> poolingJson =
-        Json.object(data.get("pooling_half_life_s"), "pooling_half_life_s");
     Map<String, Double> pooling = new TreeMap<>();
-    for (Map.Entry<String, Object> e : poolingJson.entrySet()) {
-      pooling.put(e.getKey(), Json.number(e.getValue(), "pooling_half_life_s." + e.getKey()));
+    if (!version1) {
+      Map<String, Object> poolingJson =
+          Json.object(data.get("pooling_half_life_s"), "pooling_half_life_s");
+      for (Map.Entry<String, Object> e : poolingJson.entrySet()) {
+        pooling.put(e.getKey(), Json.number(e.getValue(), "pooling_half_life_s." + e.getKey()));
+      }
     }
     Object learned = data.get("learned_weights");
     return new FusionConfig(

@@ -115,9 +115,9 @@ public class FusionTest {
         "{\"version\": 2}"));
     assertTrue(e.getMessage(), e.getMessage().startsWith("fusion config: unknown keys []"));
     e = assertThrows(IllegalArgumentException.class, () -> FusionConfig.fromJson(
-        "{\"version\": 1}"));
-    assertEquals("fusion config version must be 2; got 1 (re-export the bundle with this "
-        + "version of the project)", e.getMessage());
+        "{\"version\": 3}"));
+    assertEquals("fusion config version must be one of [1, 2] (this runtime's); got 3",
+        e.getMessage());
     Map<String, String> spaces = new TreeMap<>();
     spaces.put("face", "fer7");
     spaces.put("physio", "wesad3");
@@ -174,7 +174,15 @@ public class FusionTest {
     assertEquals(1.5, c.maxAgeS(), 0.0);
     assertEquals(3.0, c.poolingHalfLife("face"), 0.0);
     assertEquals(0.0, c.poolingHalfLife("physio"), 0.0);
+    // Version 1 (before reading pooling) reads as unpooled; the pooling key is unknown there.
+    String v1 = json.replace("\"version\": 2", "\"version\": 1")
+        .replace(", \"pooling_half_life_s\": {\"face\": 3.0}", "");
+    assertTrue(FusionConfig.fromJson(v1).poolingHalfLifeS().isEmpty());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> FusionConfig.fromJson(json.replace("\"version\": 2", "\"version\": 1")));
+    assertTrue(e.getMessage(), e.getMessage().startsWith(
+        "fusion config: unknown keys [pooling_half_life_s]"));
+    e = assertThrows(IllegalArgumentException.class,
         () -> FusionConfig.fromJson(json.replace("\"neutral\", ", "")));
     assertTrue(e.getMessage(), e.getMessage().startsWith("fusion config labels must be"));
     e = assertThrows(IllegalArgumentException.class,
