@@ -77,6 +77,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     # Reading pooling (half-life in s) of the face and physio readings before fusion.
     "unpooled": {"fusion.pooling_half_life_s.face": 0.0},
     "face_pool2": {"fusion.pooling_half_life_s.face": 2.0},
+    "face_pool3": {"fusion.pooling_half_life_s.face": 3.0},
     "face_pool4": {"fusion.pooling_half_life_s.face": 4.0},
     "face_pool5": {"fusion.pooling_half_life_s.face": 5.0},
     "physio_pool5": {"fusion.pooling_half_life_s.physio": 5.0},

@@ -115,7 +115,7 @@ def test_end_to_end_on_a_tiny_cohort_learns_and_fusion_helps(tmp_path, capfd, ca
     assert accuracy["fused"] >= max(accuracy["face"], accuracy["physio"]), accuracy
     # The bundle pools the face readings; the lines carry the pooled state fusion used.
     fusion = json.loads((tmp_path / "bundle" / "fusion.json").read_text())
-    assert fusion["pooling_half_life_s"] == {"face": 3.0, "physio": 0.0}
+    assert fusion["pooling_half_life_s"] == {"face": 4.0, "physio": 0.0}
     lines = [json.loads(x) for x in (tmp_path / "replay_episode0.jsonl").read_text().splitlines()]
     assert all("pooled_driver_state" in line["face"] for line in lines if line["face"]
                and "driver_state" in line["face"])
