@@ -57,7 +57,12 @@ from tff_train.physio.config import (
     validate_physio_config,
 )
 from tff_train.physio.trainer import run_physio_training
-from tflite_edge.drive_replay import fused_state, recording_profile, replay_accuracy
+from tflite_edge.drive_replay import (
+    fused_state,
+    labelled_lines,
+    recording_profile,
+    replay_accuracy,
+)
 from tflite_edge.loop_stats import LoopConfig
 from tflite_edge.realtime import run_harness
 from tflite_edge.sources import episode_source
@@ -197,10 +202,7 @@ def fit_fusion_weights(config: ml_collections.ConfigDict, bundle: Path,
     probs: dict[str, list] = {"face": [], "physio": []}
     labels = []
     lines = [json.loads(x) for x in lines_path.read_text().splitlines()]
-    truths = episode.states_at(np.array([line["t"] for line in lines], dtype=np.float64))
-    for line, truth in zip(lines, truths.tolist(), strict=True):
-        if truth < 0:
-            continue
+    for line, truth in labelled_lines(lines, episode):
         labels.append(truth)
         for modality, rows in probs.items():
             state = fused_state(line[modality])  # pooled where the bundle pools the modality

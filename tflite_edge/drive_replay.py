@@ -3,7 +3,7 @@ driver's calibration profile from an unlabelled drive."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,6 +29,15 @@ def fused_state(view: Mapping[str, Any] | None) -> list[float] | None:
     return pooled if pooled is not None else view.get("driver_state")
 
 
+def labelled_lines(lines: Sequence[Mapping[str, Any]], drive: LabelledDrive
+                   ) -> Iterator[tuple[Mapping[str, Any], int]]:
+    """`(line, DRIVER_STATE3 id)` for each harness line at a labelled time of `drive` (the
+    labels of all lines looked up at once)."""
+    truths = drive.states_at(np.array([line["t"] for line in lines], dtype=np.float64))
+    return ((line, truth) for line, truth in zip(lines, truths.tolist(), strict=True)
+            if truth >= 0)
+
+
 def replay_accuracy(lines: Sequence[Mapping[str, Any]], drive: LabelledDrive) -> dict:
     """Accuracy of each modality's and the fused driver state against the drive's labels.
 
@@ -40,10 +49,7 @@ def replay_accuracy(lines: Sequence[Mapping[str, Any]], drive: LabelledDrive) ->
     """
     hits: dict[str, list[bool]] = {
         "face": [], "physio": [], "fused": [], "face_reading": [], "physio_reading": []}
-    truths = drive.states_at(np.array([line["t"] for line in lines], dtype=np.float64))
-    for line, truth in zip(lines, truths.tolist(), strict=True):
-        if truth < 0:
-            continue
+    for line, truth in labelled_lines(lines, drive):
         for modality in ("face", "physio"):
             state = fused_state(line[modality])
             if state is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -112,9 +112,12 @@ def _exclusion(reading: ModalityReading, now_s: float, config: FusionConfig
     return None
 
 
-def _fuse_step(readings: Sequence[ModalityReading], now_s: float, config: FusionConfig
+def _fuse_step(readings: Sequence[ModalityReading], now_s: float, config: FusionConfig,
+               pool: Callable[[ModalityReading], np.ndarray] | None = None
                ) -> tuple[FusionResult, np.ndarray | None]:
-    """One fusion step: the result and the tie-break scores `float64[K]` (or None)."""
+    """One fusion step: the result and the tie-break scores `float64[K]` (or None). `pool`
+    maps each usable reading to the probs fused in its place (`FusionEngine`'s reading
+    pooling); None fuses the readings' own."""
     now_s = finite_number(now_s, "now_s")
     seen: set[str] = set()
     used: list[ModalityReading] = []
@@ -139,7 +142,8 @@ def _fuse_step(readings: Sequence[ModalityReading], now_s: float, config: Fusion
     if not used:
         return unknown, None
     names = tuple(r.modality for r in used)
-    probs = np.array([np.asarray(r.probs, dtype=np.float64) for r in used])
+    probs = np.array([np.asarray(r.probs if pool is None else pool(r), dtype=np.float64)
+                      for r in used])
     fused, tie_scores, weights = combine(probs, names, config)
     if fused is None:
         reason = "learned weights give this combination zero probability mass"
@@ -172,32 +176,34 @@ class FusionEngine:
         self._state: np.ndarray | None = None
         self._state_time: float | None = None
         self._last_now: float | None = None
-        # modality -> (pooled log-probabilities float64[K], timestamp of the last reading in)
-        self._pools: dict[str, tuple[np.ndarray, float]] = {}
+        # modality -> (pooled log-probabilities float64[K], timestamp of the last reading in,
+        # the pooled distribution float64[K])
+        self._pools: dict[str, tuple[np.ndarray, float, np.ndarray]] = {}
 
     def pooled_probs(self, modality: str) -> np.ndarray | None:
         """The pooled distribution `float64[3]` of `modality`'s readings so far (None when it is
         not pooled or no usable reading came in since the last reset)."""
         pool = self._pools.get(modality)
-        return None if pool is None else _normalised_exp(pool[0])
+        return None if pool is None else pool[2].copy()
 
-    def _pooled(self, reading: ModalityReading, now_s: float) -> ModalityReading:
-        """`reading` with its probs replaced by its modality's pooled distribution, after
-        taking the reading into the pool (unchanged when not pooled or excluded)."""
-        half_life = self.config.pooling_half_life(getattr(reading, "modality", None))
-        if half_life == 0 or _exclusion(reading, now_s, self.config) is not None:
-            return reading
+    def _pool(self, reading: ModalityReading) -> np.ndarray:
+        """The probs fused for the usable `reading`: its modality's pooled distribution after
+        taking the reading in, or the reading's own when the modality is not pooled."""
+        half_life = self.config.pooling_half_life(reading.modality)
+        if half_life == 0:
+            return reading.probs
         log_p = np.log(np.maximum(np.asarray(reading.probs, dtype=np.float64),
                                   self.config.epsilon))
         timestamp = float(reading.timestamp_s)
         pool = self._pools.get(reading.modality)
         if pool is None or timestamp - pool[1] > self.config.smoothing_reset_gap_s:
-            pool = (log_p, timestamp)
+            pool = (log_p, timestamp, _normalised_exp(log_p))
         elif timestamp > pool[1]:  # a new reading (a repeated or older one is already in)
             alpha = 1.0 - 2.0 ** (-(timestamp - pool[1]) / half_life)
-            pool = ((1.0 - alpha) * pool[0] + alpha * log_p, timestamp)
+            log_p = (1.0 - alpha) * pool[0] + alpha * log_p
+            pool = (log_p, timestamp, _normalised_exp(log_p))
         self._pools[reading.modality] = pool
-        return dataclasses.replace(reading, probs=_normalised_exp(pool[0]))
+        return pool[2]
 
     def update(self, readings: Sequence[ModalityReading], now_s: float) -> FusionResult:
         """Fuses `readings` at `now_s` (which must not decrease between calls)."""
@@ -205,9 +211,8 @@ class FusionEngine:
         if self._last_now is not None and now_s < self._last_now:
             raise ValueError(f"now_s must not decrease; got {now_s} after {self._last_now}")
         self._last_now = now_s
-        if self.config.pooling_half_life_s:
-            readings = [self._pooled(r, now_s) for r in readings]
-        result, tie_scores = _fuse_step(readings, now_s, self.config)
+        result, tie_scores = _fuse_step(readings, now_s, self.config,
+                                        self._pool if self.config.pooling_half_life_s else None)
         half_life = self.config.smoothing_half_life_s
         if result.is_unknown or half_life == 0:
             return result

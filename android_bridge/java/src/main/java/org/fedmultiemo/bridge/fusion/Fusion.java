@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 import org.fedmultiemo.bridge.labels.LabelSpaces;
 
 /**
@@ -49,6 +50,15 @@ public final class Fusion {
   }
 
   static Step step(List<ModalityReading> readings, double nowS, FusionConfig config) {
+    return step(readings, nowS, config, null);
+  }
+
+  /**
+   * One fusion step; {@code pool} maps each usable reading to the probs fused in its place
+   * ({@link FusionEngine}'s reading pooling), null fuses the readings' own.
+   */
+  static Step step(List<ModalityReading> readings, double nowS, FusionConfig config,
+      Function<ModalityReading, double[]> pool) {
     if (!Double.isFinite(nowS)) {
       throw new IllegalArgumentException("now_s must be finite and in [-inf, inf); got " + nowS);
     }
@@ -87,7 +97,7 @@ public final class Fusion {
     double[][] probs = new double[used.size()][];
     for (int m = 0; m < probs.length; m++) {
       names.add(used.get(m).modality());
-      probs[m] = used.get(m).probs();
+      probs[m] = pool == null ? used.get(m).probs() : pool.apply(used.get(m));
     }
     Combined combined = combine(probs, names, config);
     if (combined.fused == null) {

@@ -1,6 +1,5 @@
 package org.fedmultiemo.bridge.fusion;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,9 +20,13 @@ public final class FusionEngine {
   private double stateTime;
   private double lastNow;
   private boolean hasLastNow;
-  /** modality -> pooled log-probabilities; modality -> timestamp of the last reading in. */
+  /**
+   * modality -> pooled log-probabilities; -> timestamp of the last reading in; -> the pooled
+   * distribution.
+   */
   private final Map<String, double[]> pools = new HashMap<>();
   private final Map<String, Double> poolTimes = new HashMap<>();
+  private final Map<String, double[]> poolProbs = new HashMap<>();
 
   public FusionEngine(FusionConfig config) {
     if (config == null) {
@@ -44,6 +47,7 @@ public final class FusionEngine {
     hasLastNow = false;
     pools.clear();
     poolTimes.clear();
+    poolProbs.clear();
   }
 
   /**
@@ -51,19 +55,19 @@ public final class FusionEngine {
    * or no usable reading came in since the last reset.
    */
   public double[] pooledProbs(String modality) {
-    double[] pool = pools.get(modality);
-    return pool == null ? null : Fusion.normalisedExp(pool);
+    double[] probs = poolProbs.get(modality);
+    return probs == null ? null : probs.clone();
   }
 
-  /** {@code reading} with its probs replaced by its modality's pooled distribution. */
-  private ModalityReading pooled(ModalityReading reading, double nowS) {
-    if (reading == null) {
-      return null;
-    }
+  /**
+   * The probs fused for the usable {@code reading}: its modality's pooled distribution after
+   * taking the reading in, or the reading's own when the modality is not pooled.
+   */
+  private double[] pool(ModalityReading reading) {
     String name = reading.modality();
     double halfLife = config.poolingHalfLife(name);
-    if (halfLife == 0 || Fusion.exclusion(reading, nowS, config) != null) {
-      return reading;
+    if (halfLife == 0) {
+      return reading.probs();
     }
     double[] probs = reading.probs();
     double[] logP = new double[probs.length];
@@ -73,17 +77,18 @@ public final class FusionEngine {
     double timestamp = reading.timestampS();
     double[] pool = pools.get(name);
     if (pool == null || timestamp - poolTimes.get(name) > config.smoothingResetGapS()) {
-      pool = logP;
+      pools.put(name, logP);
       poolTimes.put(name, timestamp);
+      poolProbs.put(name, Fusion.normalisedExp(logP));
     } else if (timestamp > poolTimes.get(name)) { // a repeated or older reading is already in
       double alpha = 1.0 - Math.pow(2.0, -(timestamp - poolTimes.get(name)) / halfLife);
       for (int k = 0; k < pool.length; k++) {
         pool[k] = (1.0 - alpha) * pool[k] + alpha * logP[k];
       }
       poolTimes.put(name, timestamp);
+      poolProbs.put(name, Fusion.normalisedExp(pool));
     }
-    pools.put(name, pool);
-    return new ModalityReading(name, Fusion.normalisedExp(pool), timestamp, reading.quality());
+    return poolProbs.get(name).clone();
   }
 
   /** Fuses {@code readings} at {@code nowS} (which must not decrease between calls). */
@@ -97,14 +102,8 @@ public final class FusionEngine {
     }
     lastNow = nowS;
     hasLastNow = true;
-    if (!config.poolingHalfLifeS().isEmpty()) {
-      List<ModalityReading> pooledReadings = new ArrayList<>();
-      for (ModalityReading reading : readings) {
-        pooledReadings.add(pooled(reading, nowS));
-      }
-      readings = pooledReadings;
-    }
-    Fusion.Step step = Fusion.step(readings, nowS, config);
+    Fusion.Step step = Fusion.step(readings, nowS, config,
+        config.poolingHalfLifeS().isEmpty() ? null : this::pool);
     FusionResult result = step.result;
     double halfLife = config.smoothingHalfLifeS();
     if (result.isUnknown() || halfLife == 0) {
