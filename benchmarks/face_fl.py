@@ -129,6 +129,7 @@ def main(argv: Sequence[str]) -> None:
                               for r in rows if "public_test_accuracy" in r],
         "centralised_public_test_curve": central["curve"] if central else None,
         "num_parameters": fed["num_parameters"],
+        "compute_dtype": fed["compute_dtype"],  # the config's "auto" as resolved on this machine
         "wall_time_s": time.time() - started,
     })
     emit(result, FLAGS.out)
