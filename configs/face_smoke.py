@@ -21,6 +21,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.dropout = 0.0
     config.model.compute_dtype = "float32"
     config.train.rounds = 2
+    config.train.local_epochs = 1
     config.train.clients_per_round = 4
     config.train.batch_size = 32
     config.train.client_learning_rate = 0.01

@@ -235,8 +235,13 @@ def test_sign_flipping_clients_change_the_model_and_are_counted(tmp_path):
 
 
 @pytest.mark.slow
-def test_new_recipe_bfloat16_cosine_smoothing_lowers_the_loss(tmp_path):
+def test_fer2013_recipe_local_epochs_bfloat16_cosine_smoothing_lower_the_loss(tmp_path):
+    from configs import face_fer2013
+    from tff_train.face.data_loaders import load_face_data
+
     config = _smoke()
+    config.train.local_epochs = face_fer2013.get_config().train.local_epochs
+    assert config.train.local_epochs == 2
     config.model.compute_dtype = "bfloat16"
     config.train.lr_schedule = "cosine"
     config.train.label_smoothing = 0.1
@@ -247,6 +252,8 @@ def test_new_recipe_bfloat16_cosine_smoothing_lowers_the_loss(tmp_path):
     base = config.train.client_learning_rate
     assert [r["client_learning_rate"] for r in rows] == pytest.approx([base, base / 2])
     assert 0 <= results["private_test"]["accuracy"] <= 1
+    train_examples = sum(len(labels) for _, labels in load_face_data(config).clients)
+    assert rows[0]["num_examples"] == 2 * train_examples  # every client ran both local epochs
 
 
 
