@@ -79,12 +79,17 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stem32_client_sgdm": {"train.client_optimizer": "sgdm", "train.client_learning_rate": 0.03},
     # The previous default: two 3x3 convs per block (2.3x the round time, 1.35x the fer peer's
     # int8 latency), also wider.
-    "stem32_two_conv": {"model.convs_per_block": 2},
-    "stem32_two_conv_width48": {"model.convs_per_block": 2, "model.width": 48},
+    "stem32_two_conv": {"model.convs_per_block": (2, 2, 2, 2)},
+    "stem32_two_conv_width48": {"model.convs_per_block": (2, 2, 2, 2), "model.width": 48},
     # The federated budget (90 min) holds ~5x today's compute: more local work per round, or
     # a wider net between the default and width 48 (untrained int8 probe: 0.95x the peer).
     "stem32_local_epochs2": {"train.local_epochs": 2},
     "stem32_width40": {"model.width": 40},
+    # The last block (3x3 map behind the stem) averaged whole instead of max-pooled to its
+    # top-left 2x2; and a second conv in it (int8 p50 0.86x the peer's, probe of 2026-12-04).
+    "stem32_last_block_averaged": {"model.pool_last_block": False},
+    "stem32_last_block_averaged_two_conv": {"model.pool_last_block": False,
+                                            "model.convs_per_block": (1, 1, 1, 2)},
 }
 
 if __name__ == "__main__":

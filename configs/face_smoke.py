@@ -16,7 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.width = 8
     config.model.depth = 3
     config.model.stem_width = 0
-    config.model.convs_per_block = 1
+    config.model.convs_per_block = (1, 1, 1)
     config.model.dense_units = 32
     config.model.dropout = 0.0
     config.model.compute_dtype = "float32"

@@ -8,6 +8,7 @@ import ml_collections
 
 from tff_train.aggregators.client_faults import ATTACKS
 from tff_train.aggregators.options import as_options, validate_options
+from tff_train.config_checks import is_int as _is_int
 from tff_train.config_checks import require as _require
 from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS
 from tff_train.face.process import UPDATE_ATTACKS, aggregation_options
@@ -50,6 +51,11 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)
     _require(m.normalization in NORMALIZATIONS, "model.normalization",
              f"one of {list(NORMALIZATIONS)}", m.normalization)
+    _require(isinstance(m.convs_per_block, tuple) and len(m.convs_per_block) == m.depth
+             and all(_is_int(n) and n >= 1
+                     for n in m.convs_per_block), "model.convs_per_block",
+             f"a tuple of {m.depth} (model.depth) ints >= 1, e.g. {(1,) * m.depth}",
+             m.convs_per_block)
     _require(m.stem_width >= 0, "model.stem_width", ">= 0 (0 = no stem)", m.stem_width)
     _require(0 <= m.dropout < 1, "model.dropout", "in [0, 1)", m.dropout)
     _require(t.rounds >= 1, "train.rounds", ">= 1", t.rounds)

@@ -15,6 +15,7 @@ conversion with the same weights.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -65,14 +66,20 @@ def build_face_cnn(
     depth: int = 4,
     stem_width: int = 0,
     normalization: str = "batch",
-    convs_per_block: int = 2,
+    convs_per_block: int | Sequence[int] = 2,
+    pool_last_block: bool = True,
     dense_units: int = 128,
     dropout: float = 0.3,
     num_classes: int = 7,
     compute_dtype: str = "float32",
     seed: int = 0,
 ) -> tf.keras.Model:
-    """A VGG-style CNN: `depth` blocks of `convs_per_block` 3x3 convs, channel width doubling.
+    """A VGG-style CNN: `depth` blocks of 3x3 convs, channel width doubling.
+
+    `convs_per_block` is one count for every block or one per block (e.g. `(1, 1, 2, 2)`: the
+    late blocks run on small maps, so their convs are cheap). `pool_last_block=False` feeds the
+    last block's whole map to global average pooling; True ends it with a 2x2 max pool like the
+    others (behind a stem at depth 4 that keeps only the top-left 2x2 of its 3x3 map).
 
     `stem_width > 0` starts with a stride-2 3x3 conv of that many channels (+BN, ReLU), so the
     blocks run on a learned 24x24 map: ~4x fewer multiply-adds and, measured on this machine,
@@ -84,6 +91,9 @@ def build_face_cnn(
     Dense+ReLU layer of `dense_units`, dropout and a softmax over `num_classes` (always computed
     in float32).
     """
+    if isinstance(convs_per_block, int):
+        convs_per_block = (convs_per_block,) * depth
+    convs_per_block = tuple(convs_per_block)
     if width < 1:
         raise ValueError(f"width must be >= 1; got {width}")
     if not 1 <= depth <= 5:
@@ -94,8 +104,10 @@ def build_face_cnn(
     if size < 2**depth:
         raise ValueError(f"depth={depth} halves a {size}px map {depth} times to nothing: lower "
                          f"depth or stem_width=0")
-    if convs_per_block < 1:
-        raise ValueError(f"convs_per_block must be >= 1; got {convs_per_block}")
+    if len(convs_per_block) != depth or not all(
+            isinstance(n, int) and n >= 1 for n in convs_per_block):
+        raise ValueError(f"convs_per_block must be an int >= 1 or {depth} (depth) of them; got "
+                         f"{convs_per_block}")
     if dense_units < 0:
         raise ValueError(f"dense_units must be >= 0; got {dense_units}")
     if not 0.0 <= dropout < 1.0:
@@ -129,10 +141,11 @@ def build_face_cnn(
         x = conv_unit(x, stem_width, 2, "stem_conv", "stem_bn", "stem_relu")
     for block in range(depth):
         channels = width * 2**block
-        for conv in range(convs_per_block):
+        for conv in range(convs_per_block[block]):
             x = conv_unit(x, channels, 1, f"block{block}_conv{conv}", f"block{block}_bn{conv}",
                           f"block{block}_relu{conv}")
-        x = layers.MaxPooling2D(2, dtype=policy, name=f"block{block}_pool")(x)
+        if block < depth - 1 or pool_last_block:
+            x = layers.MaxPooling2D(2, dtype=policy, name=f"block{block}_pool")(x)
     x = layers.GlobalAveragePooling2D(dtype=policy, name="gap")(x)
     if dense_units:
         x = layers.Dense(dense_units, kernel_initializer=init, dtype=policy, name="fc")(x)

@@ -27,10 +27,31 @@ def test_cnn_shapes_and_edge_friendly_layers():
     ({"depth": 6}, r"depth must be in \[1, 5\]"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\); got 1.0"),
     ({"num_classes": 1}, "num_classes must be >= 2; got 1"),
+    ({"depth": 3, "convs_per_block": (1, 2)},
+     r"convs_per_block must be an int >= 1 or 3 \(depth\) of them; got \(1, 2\)"),
+    ({"depth": 2, "convs_per_block": (1, 0)}, r"of them; got \(1, 0\)"),
 ])
 def test_cnn_bad_config(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_face_cnn(**kwargs)
+
+
+def test_convs_per_block_counts_per_block_and_last_block_pooling():
+    model = build_face_cnn(width=4, depth=4, stem_width=4, convs_per_block=(1, 1, 1, 2),
+                           dense_units=0)
+    convs = [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert convs == ["stem_conv", "block0_conv0", "block1_conv0", "block2_conv0",
+                     "block3_conv0", "block3_conv1"]
+    assert model.get_layer("gap").input_shape == (None, 1, 1, 32)  # 3x3 max-pooled to 1x1
+    averaged = build_face_cnn(width=4, depth=4, stem_width=4, convs_per_block=(1, 1, 1, 2),
+                              pool_last_block=False, dense_units=0)
+    assert averaged.get_layer("gap").input_shape == (None, 3, 3, 32)
+    assert "block3_pool" not in [layer.name for layer in averaged.layers]
+    # Same weights, and the averaged map sees the bottom-right of the last block's output.
+    averaged.set_weights(model.get_weights())
+    assert averaged.count_params() == model.count_params()
+    x = np.random.default_rng(0).random((2, 48, 48, 1), np.float32)
+    assert not np.allclose(model(x), averaged(x))
 
 
 def test_augmentation_is_deterministic_bounded_and_actually_changes_images():

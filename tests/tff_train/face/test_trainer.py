@@ -109,6 +109,8 @@ def test_existing_checkpoints_need_resume(tmp_path):
     ("train.client_loop", "while", r"config.train.client_loop must be one of \['iterator', "
                                    r"'reduce'\]; got 'while'"),
     ("model.compute_dtype", "half", r"config.model.compute_dtype must be one of \['auto', "),
+    ("model.convs_per_block", (1, 1), r"config.model.convs_per_block must be a tuple of 3 "
+                                      r"\(model.depth\) ints >= 1, e.g. \(1, 1, 1\); got \(1, 1\)"),
 ])
 def test_bad_config_fails_before_training(tmp_path, key, value, message):
     config = _smoke()
