@@ -131,3 +131,22 @@ def test_export_reports_a_failing_compiler(face_models, tmp_path, monkeypatch):
         export_edgetpu(face_models["int8"], tmp_path / "out")
     with pytest.raises(ValueError, match="model_name must be a plain file stem; got '../x'"):
         export_edgetpu(face_models["int8"], tmp_path / "out", model_name="../x")
+
+
+def test_fer2013_recipe_model_family_is_edgetpu_ready_in_int8():
+    from configs import face_fer2013
+    from tff_train.face.trainer import face_model_builder
+
+    config = face_fer2013.get_config()
+    config.model.width = 4  # the recipe's layout (stem, per-block convs, last-block pooling)
+    model = face_model_builder(config, "float32")()
+    images = np.random.default_rng(0).random((16, 48, 48, 1), dtype=np.float32)
+    data = convert_face_model(model, "int8", calibration_images=images,
+                              num_calibration_samples=16)
+    m = config.model
+    expected = {"CONV_2D": 1 + sum(m.convs_per_block),
+                "MAX_POOL_2D": m.depth - (0 if m.pool_last_block else 1),
+                "MEAN": 1, "FULLY_CONNECTED": 1 + (1 if m.dense_units else 0), "SOFTMAX": 1}
+    assert list_ops(data) == expected
+    readiness = edgetpu_readiness(data)
+    assert readiness["compatible"], readiness["problems"]
