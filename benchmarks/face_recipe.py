@@ -47,10 +47,9 @@ from tff_train.face.trainer import face_model_builder, run_face_training
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
 # Overrides ("section.key": value) per variant name of the current default, configs/
-# face_fer2013.py (one conv per block but two in the last, whose 3x3 map is averaged whole,
-# since 2026-12-04). Each committed face_recipe_*.json was run against the default of its
-# provenance commit (two convs per block before 2026-12-03, then one per block until
-# face_recipe_last_block.json), so its "overrides" name changes from that default.
+# face_fer2013.py (one conv per block since the 60-round face_fl of 2026-12-03). Each committed
+# face_recipe_*.json was run against the default of its provenance commit (two convs per block
+# before 2026-12-03, then one per block), so its "overrides" name changes from that default.
 VARIANTS: dict[str, dict[str, object]] = {
     "stem32": {},  # the default recipe
     "full_resolution": {"model.stem_width": 0},
@@ -86,11 +85,12 @@ VARIANTS: dict[str, dict[str, object]] = {
     # a wider net between the default and width 48 (untrained int8 probe: 0.95x the peer).
     "stem32_local_epochs2": {"train.local_epochs": 2},
     "stem32_width40": {"model.width": 40},
-    # The default before 2026-12-04 (one conv per block, the last block's 3x3 map max-pooled to
-    # its top-left 2x2), and that model with the last block's map averaged whole.
-    "stem32_one_conv_per_block": {"model.convs_per_block": (1, 1, 1, 1),
-                                  "model.pool_last_block": True},
-    "stem32_last_block_averaged": {"model.convs_per_block": (1, 1, 1, 1)},
+    # The last block (3x3 map behind the stem) averaged whole instead of max-pooled to its
+    # top-left 2x2; and a second conv in it (face_recipe_last_block.json; over 40 rounds in
+    # face_fl_last_block_two_conv.json).
+    "stem32_last_block_averaged": {"model.pool_last_block": False},
+    "stem32_last_block_averaged_two_conv": {"model.pool_last_block": False,
+                                            "model.convs_per_block": (1, 1, 1, 2)},
 }
 
 if __name__ == "__main__":

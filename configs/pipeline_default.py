@@ -49,8 +49,8 @@ def face_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     face.train.server_momentum = 0.9  # sgdm only
     face.model.width = 16
     face.model.stem_width = 16  # stride-2 3x3 stem, then the blocks at 24x24
-    # The main job keeps its measured model (main_job*.json): one conv per block, the last
-    # block max-pooled (the FER2013 recipe's (1, 1, 1, 2) tail was chosen on FER2013 only).
+    # The main job's measured model (main_job*.json): one conv per block, the last block
+    # max-pooled (stated here so a change to the FER2013 recipe does not move it silently).
     face.model.convs_per_block = (1, 1, 1, 1)
     face.model.pool_last_block = True
     # 4 blocks: the receptive field spans brows to mouth (3 blocks learn far more slowly).
