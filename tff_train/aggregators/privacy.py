@@ -36,7 +36,7 @@ import dp_accounting
 import tensorflow_privacy as tfp
 
 from tff_train.runtime.remote_execution import remote_context_installed
-from tff_train.runtime.tff_runtime import import_tff
+from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers, tff_worker_pids
 
 # Rényi orders for the RDP accountant: a dense grid at small orders plus large ones for tiny q.
 RDP_ORDERS = tuple([1 + x / 10.0 for x in range(1, 100)] + list(range(11, 64)) + [128, 256, 512])
@@ -219,9 +219,10 @@ def build_secure_aggregator(*, weighted: bool, clip_norm: float | None = None) -
 def secure_simulation_context() -> Iterator[None]:
     """Runs TFF computations in the test runtime, which simulates the secure-sum intrinsics.
 
-    The context has its own `worker_binary`; it is stopped when the context is garbage collected
-    after the `with` block (and by `shutdown_tff_workers()` at exit in any case). Refused inside
-    a `RemoteExecution` (worker services do not implement the secure intrinsics), rather than
+    The context has its own `worker_binary`; it is stopped when the `with` block ends (SIGINT,
+    then SIGKILL after 5 s: TFF's own stop, when the context is garbage collected, sends SIGINT
+    and waits without a timeout, which once hung the suite). Refused inside a
+    `RemoteExecution` (worker services do not implement the secure intrinsics), rather than
     silently running in-process.
     """
     tff = import_tff()
@@ -229,6 +230,10 @@ def secure_simulation_context() -> Iterator[None]:
         raise ValueError("secure aggregation (aggregation.secure=True) runs in TFF's in-process "
                          "secure-sum simulation, which worker services do not implement: "
                          "expected no --workers / --local_workers; got a remote worker context")
+    running_before = tff_worker_pids()
     context = tff.backends.test.create_sync_test_cpp_execution_context()
-    with tff.framework.get_context_stack().install(context):
-        yield
+    try:
+        with tff.framework.get_context_stack().install(context):
+            yield
+    finally:
+        shutdown_tff_workers(keep=running_before)  # before `context` is collected

@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import types
+from collections.abc import Collection
 
 import psutil
 
@@ -60,8 +61,15 @@ def _running(worker: psutil.Process) -> bool:
         return False
 
 
-def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0) -> int:
-    """Stops every `worker_binary` started by process `pid` (default: this one).
+def tff_worker_pids(pid: int | None = None) -> set[int]:
+    """Pids of the running `worker_binary` processes started by process `pid` (default: this)."""
+    return {w.pid for w in _worker_children(os.getpid() if pid is None else pid) if _running(w)}
+
+
+def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0,
+                         keep: Collection[int] = ()) -> int:
+    """Stops every `worker_binary` started by process `pid` (default: this one) but those whose
+    pids are in `keep`.
 
     Sends SIGINT (what TFF itself sends), then SIGKILL to those still running after `timeout_s`.
     Returns the number of worker processes that were stopped. Safe to call repeatedly, also in
@@ -69,7 +77,8 @@ def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0) -> int:
     """
     if timeout_s < 0:
         raise ValueError(f"timeout_s must be >= 0; got {timeout_s}")
-    workers = [w for w in _worker_children(os.getpid() if pid is None else pid) if _running(w)]
+    workers = [w for w in _worker_children(os.getpid() if pid is None else pid)
+               if _running(w) and w.pid not in keep]
     for worker in workers:
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.send_signal(signal.SIGINT)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -188,3 +192,36 @@ def test_the_accountant_follows_the_client_sampling():
     with pytest.raises(ValueError, match=r"num_clients must be an int >= 1 with "
                                          r"sampling='uniform'; got None"):
         compute_epsilon(1.0, 0.1, 40, 1e-5, sampling="uniform")
+
+
+_SECURE_CONTEXT_WITH_A_STUCK_WORKER = textwrap.dedent(
+    """
+    import psutil
+    from tff_train.aggregators.privacy import secure_simulation_context
+    from tff_train.runtime.tff_runtime import import_tff, tff_worker_pids
+    tff = import_tff()
+    import tensorflow as tf
+
+    @tff.tensorflow.computation(tf.float32)
+    def add_one(x):
+        return x + 1.0
+
+    with secure_simulation_context():
+        assert add_one(1.0) == 2.0
+        [pid] = tff_worker_pids()
+        psutil.Process(pid).suspend()  # a worker that does not act on TFF's SIGINT
+    assert not tff_worker_pids()
+    print("EXITED", flush=True)
+    """
+)
+
+
+def test_secure_context_stops_its_worker_even_when_it_ignores_sigint(tmp_path):
+    # TFF alone sends SIGINT and waits forever; the context must stop its worker itself.
+    out = tmp_path / "stuck.out"
+    with open(out, "w") as f:  # a file, not a pipe: a surviving worker cannot hang the test
+        result = subprocess.run([sys.executable, "-c", _SECURE_CONTEXT_WITH_A_STUCK_WORKER],
+                                stdout=f, stderr=subprocess.PIPE, text=True, timeout=120,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.read_text().strip() == "EXITED"
