@@ -61,36 +61,34 @@ def face_variants(model: tf.keras.Model, train: np.ndarray, public: tuple, priva
                   workdir: Path, calibration_samples: int) -> dict:
     """Size, accuracy, Keras agreement and latency of the float32/dynamic/int8 conversions, and
     of test-time flip (`int8_flip_average`: the int8 model on a face and its mirror image)."""
-    def to_input(images: np.ndarray) -> np.ndarray:
-        return scale_pixels(images[..., None])
-
     def keras_probabilities(x: np.ndarray) -> np.ndarray:
         return model.predict(x, batch_size=256, verbose=0)
 
     def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
         return float((probabilities.argmax(1) == labels).mean())
 
+    calibration = scale_pixels(train[..., None])
     splits = {"public_test": public, "private_test": private}
-    keras = {name: keras_probabilities(to_input(images)) for name, (images, _) in splits.items()}
+    inputs = {name: scale_pixels(images[..., None]) for name, (images, _) in splits.items()}
+    labels = {name: split_labels for name, (_, split_labels) in splits.items()}
+    keras = {name: keras_probabilities(x) for name, x in inputs.items()}
     keras_private = keras["private_test"].argmax(1)
     results = {"keras": {
-        **{f"{name}_accuracy": accuracy(keras[name], labels)
-           for name, (_, labels) in splits.items()},
+        **{f"{name}_accuracy": accuracy(keras[name], labels[name]) for name in splits},
         **{f"{name}_flip_average_accuracy": accuracy(
-            flip_averaged(keras_probabilities, to_input(images)), labels)
-           for name, (images, labels) in splits.items()}}}
+            flip_averaged(keras_probabilities, inputs[name], keras[name]), labels[name])
+           for name in splits}}}
     for variant in VARIANTS:
-        data = convert_face_model(model, variant, calibration_images=to_input(train),
+        data = convert_face_model(model, variant, calibration_images=calibration,
                                   num_calibration_samples=calibration_samples)
         path = workdir / f"face_{variant}.tflite"
         path.write_bytes(data)
-        probabilities = {name: tflite_predict_faces(data, to_input(images))
-                         for name, (images, _) in splits.items()}
+        probabilities = {name: tflite_predict_faces(data, x) for name, x in inputs.items()}
         latency = measure_in_subprocess(str(path))
         results[variant] = {
             "size_bytes": len(data),
-            **{f"{name}_accuracy": accuracy(probabilities[name], labels)
-               for name, (_, labels) in splits.items()},
+            **{f"{name}_accuracy": accuracy(probabilities[name], labels[name])
+               for name in splits},
             "keras_agreement": float((probabilities["private_test"].argmax(1)
                                       == keras_private).mean()),
             "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"],
@@ -100,8 +98,8 @@ def face_variants(model: tf.keras.Model, train: np.ndarray, public: tuple, priva
             latency = measure_in_subprocess(str(path), flip_average=True)
             results["int8_flip_average"] = {
                 **{f"{name}_accuracy": accuracy(flip_averaged(
-                    lambda x, d=data: tflite_predict_faces(d, x), to_input(images)), labels)
-                   for name, (images, labels) in splits.items()},
+                    lambda x, d=data: tflite_predict_faces(d, x), inputs[name],
+                    probabilities[name]), labels[name]) for name in splits},
                 "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"]}
     return results
 

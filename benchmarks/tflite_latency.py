@@ -24,12 +24,15 @@ from collections.abc import Callable
 import numpy as np
 
 
-def flip_averaged(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+def flip_averaged(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                  predicted: np.ndarray | None = None) -> np.ndarray:
     """Test-time flip: the mean of `predict(x)` and `predict` of `x: float32[B,H,W,C]` mirrored
-    left-right (axis 2)."""
+    left-right (axis 2); `predicted`: `predict(x)` when the caller already has it."""
     if x.ndim != 4:
         raise ValueError(f"x must be float32[B,H,W,C]; got shape {x.shape}")
-    return (predict(x) + predict(np.ascontiguousarray(x[:, :, ::-1]))) / 2
+    if predicted is None:
+        predicted = predict(x)
+    return (predicted + predict(np.ascontiguousarray(x[:, :, ::-1]))) / 2
 
 
 def measure(model_path: str, threads: int = 1, runs: int = 500, warmup: int = 50,

@@ -9,6 +9,8 @@ from benchmarks.tflite_latency import flip_averaged, measure, measure_in_subproc
 
 tf = pytest.importorskip("tensorflow")  # only to build the test model
 
+from tests.tflite_edge.tiny_models import tiny_keras_model, to_tflite  # noqa: E402
+
 
 def test_flip_averaged_is_the_mean_over_the_image_and_its_mirror():
     x = np.arange(2 * 3 * 4 * 1, dtype=np.float32).reshape(2, 3, 4, 1)
@@ -25,6 +27,20 @@ def test_flip_averaged_is_the_mean_over_the_image_and_its_mirror():
     np.testing.assert_array_equal(flip_averaged(first_row, symmetric), symmetric[:, 0, :, 0])
 
 
+def test_flip_averaged_reuses_the_callers_unflipped_prediction():
+    x = np.arange(6, dtype=np.float32).reshape(1, 1, 6, 1)
+    calls = []
+
+    def first_row(v: np.ndarray) -> np.ndarray:
+        calls.append(v.copy())
+        return v[:, 0, :, 0]
+
+    out = flip_averaged(first_row, x, predicted=np.zeros((1, 6), np.float32))
+    assert len(calls) == 1  # only the mirror image is predicted
+    np.testing.assert_array_equal(calls[0], x[:, :, ::-1])
+    np.testing.assert_allclose(out, x[:, 0, ::-1, 0] / 2)
+
+
 def test_flip_averaged_refuses_inputs_that_are_not_images():
     with pytest.raises(ValueError, match=r"x must be float32\[B,H,W,C\]; got shape \(3, 4\)"):
         flip_averaged(lambda v: v, np.zeros((3, 4), np.float32))
@@ -32,16 +48,8 @@ def test_flip_averaged_refuses_inputs_that_are_not_images():
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> str:
-    inputs = tf.keras.Input((6, 6, 1))
-    x = tf.keras.layers.Conv2D(3, 3, kernel_initializer=tf.keras.initializers.HeNormal(0))(inputs)
-    outputs = tf.keras.layers.Dense(4, activation="softmax")(tf.keras.layers.Flatten()(x))
-    keras_model = tf.keras.Model(inputs, outputs)
-    spec = tf.TensorSpec((1, 6, 6, 1), tf.float32)
-    fn = tf.function(lambda v: keras_model(v, training=False), input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
-                                                                keras_model)
     path = tmp_path_factory.mktemp("latency") / "m.tflite"
-    path.write_bytes(converter.convert())
+    path.write_bytes(to_tflite(tiny_keras_model(), int8=False))
     return str(path)
 
 

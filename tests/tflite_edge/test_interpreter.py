@@ -8,38 +8,15 @@ from tflite_edge.interpreter import TFLiteModel
 
 tf = pytest.importorskip("tensorflow")  # only to build the test models
 
-
-def _keras_model() -> tf.keras.Model:
-    inputs = tf.keras.Input((6, 6, 1))
-    x = tf.keras.layers.Conv2D(3, 3, kernel_initializer=tf.keras.initializers.HeNormal(0))(inputs)
-    x = tf.keras.layers.Flatten()(x)
-    outputs = tf.keras.layers.Dense(
-        4, activation="softmax", kernel_initializer=tf.keras.initializers.HeNormal(1))(x)
-    return tf.keras.Model(inputs, outputs)
-
-
-def _convert(model: tf.keras.Model, *, int8: bool, batch: int | None = 1) -> bytes:
-    spec = tf.TensorSpec((batch, 6, 6, 1), tf.float32)
-    fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
-                                                                model)
-    if int8:
-        rng = np.random.default_rng(0)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: (
-            [rng.random((1, 6, 6, 1), dtype=np.float32)] for _ in range(30))
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+from tests.tflite_edge.tiny_models import tiny_keras_model, to_tflite  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def models() -> dict:
-    keras_model = _keras_model()
-    return {"keras": keras_model, "float": _convert(keras_model, int8=False),
-            "int8": _convert(keras_model, int8=True),
-            "dynamic_batch": _convert(keras_model, int8=False, batch=None)}
+    keras_model = tiny_keras_model()
+    return {"keras": keras_model, "float": to_tflite(keras_model, int8=False),
+            "int8": to_tflite(keras_model, int8=True),
+            "dynamic_batch": to_tflite(keras_model, int8=False, batch=None)}
 
 
 def _x(seed: int, batch: int = 1) -> np.ndarray:

@@ -61,9 +61,14 @@ def _running(worker: psutil.Process) -> bool:
         return False
 
 
+def _running_workers(pid: int | None) -> list[psutil.Process]:
+    """The running `worker_binary` processes started by process `pid` (None: this one)."""
+    return [w for w in _worker_children(os.getpid() if pid is None else pid) if _running(w)]
+
+
 def tff_worker_pids(pid: int | None = None) -> set[int]:
     """Pids of the running `worker_binary` processes started by process `pid` (default: this)."""
-    return {w.pid for w in _worker_children(os.getpid() if pid is None else pid) if _running(w)}
+    return {w.pid for w in _running_workers(pid)}
 
 
 def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0,
@@ -77,8 +82,7 @@ def shutdown_tff_workers(pid: int | None = None, timeout_s: float = 5.0,
     """
     if timeout_s < 0:
         raise ValueError(f"timeout_s must be >= 0; got {timeout_s}")
-    workers = [w for w in _worker_children(os.getpid() if pid is None else pid)
-               if _running(w) and w.pid not in keep]
+    workers = [w for w in _running_workers(pid) if w.pid not in keep]
     for worker in workers:
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.send_signal(signal.SIGINT)
