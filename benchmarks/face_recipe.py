@@ -61,6 +61,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stem32_label_smoothing": {"train.label_smoothing": 0.1},
     "stem32_width48": {"model.width": 48},
     "stem32_no_batchnorm": {"model.normalization": "none"},
+    # GroupNorm (8 groups) instead of BatchNorm: no client batch statistics under label skew.
+    "stem32_groupnorm": {"model.normalization": "group"},
     # Server optimizers against client drift (all clients every round, label-skewed clients).
     "stem32_fedavgm": {"train.server_optimizer": "sgdm", "train.server_learning_rate": 1.0,
                        "train.server_momentum": 0.9},

@@ -40,7 +40,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.pool_last_block = True  # False: the last block's whole map is averaged
     config.model.dense_units = 0
     config.model.dropout = 0.3
-    config.model.normalization = "batch"  # "batch" (BatchNorm, recalibrated federatedly) | "none"
+    # "batch" (BatchNorm, recalibrated federatedly) | "group" (GroupNorm: not foldable, for
+    # comparisons) | "none"
+    config.model.normalization = "batch"
+    config.model.norm_groups = 8  # GroupNorm's channel groups (normalization="group" only)
     # Training only (eval/export use the float32 twin). "auto": bfloat16 where the CPU has it
     # natively (AVX-512-BF16/AMX: ~2.5x faster steps), float32 where it would be emulated.
     config.model.compute_dtype = "auto"

@@ -51,6 +51,13 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(1 <= m.depth <= 5, "model.depth", "in [1, 5]", m.depth)
     _require(m.normalization in NORMALIZATIONS, "model.normalization",
              f"one of {list(NORMALIZATIONS)}", m.normalization)
+    if m.normalization == "group":
+        channels = ([m.stem_width] if m.stem_width else []) + [m.width * 2**b
+                                                              for b in range(m.depth)]
+        _require(_is_int(m.norm_groups) and m.norm_groups >= 1
+                 and not any(c % m.norm_groups for c in channels), "model.norm_groups",
+                 f"an int >= 1 dividing every conv's channels {channels} (normalization='group')",
+                 m.norm_groups)
     _require(isinstance(m.convs_per_block, tuple) and len(m.convs_per_block) == m.depth
              and all(_is_int(n) and n >= 1
                      for n in m.convs_per_block), "model.convs_per_block",

@@ -1,7 +1,9 @@
 """The face-expression CNN family: 48x48x1 grayscale in, class probabilities out.
 
 Only Edge-TPU/int8-friendly layers: Conv2D (+ folded BatchNorm), ReLU, MaxPool, global average
-pooling, Dense, Softmax. Input `float32[B,48,48,1]` scaled to [0, 1]; output `float32[B,C]`.
+pooling, Dense, Softmax; `normalization="group"` (GroupNorm, for comparisons under non-IID
+FedAvg) is the exception: it cannot be folded and converts to extra MEAN/SUM/DIV/RSQRT ops.
+Input `float32[B,48,48,1]` scaled to [0, 1]; output `float32[B,C]`.
 
 `compute_dtype="bfloat16"` builds the same graph with Keras' `mixed_bfloat16` policy on every
 layer (float32 variables, bfloat16 convolutions): on CPUs with AMX/AVX-512-BF16 one training step
@@ -24,7 +26,7 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 CONFIG_COMPUTE_DTYPES = ("auto", *COMPUTE_DTYPES)  # "auto": `resolve_compute_dtype`
 # CPU flags (Linux /proc/cpuinfo names) with native bfloat16 matrix arithmetic.
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-NORMALIZATIONS = ("batch", "none")
+NORMALIZATIONS = ("batch", "group", "none")
 
 
 @functools.cache
@@ -66,6 +68,7 @@ def build_face_cnn(
     depth: int = 4,
     stem_width: int = 0,
     normalization: str = "batch",
+    norm_groups: int = 8,
     convs_per_block: int | Sequence[int] = 2,
     pool_last_block: bool = True,
     dense_units: int = 128,
@@ -86,10 +89,12 @@ def build_face_cnn(
     ~10x lower int8 latency than the same blocks at 48x48 (the first full-resolution block
     dominates). `normalization="none"` drops BatchNorm (convs get a bias): under FedAvg on
     label-skewed clients, BatchNorm trains on each client's own batch statistics, which differ
-    from the global ones it is evaluated with. Block i has `width * 2**i` channels (Conv2D,
-    BatchNorm, ReLU) and ends with 2x2 max pooling; then global average pooling, an optional
-    Dense+ReLU layer of `dense_units`, dropout and a softmax over `num_classes` (always computed
-    in float32).
+    from the global ones it is evaluated with; `normalization="group"` normalises each image
+    over `norm_groups` channel groups instead (GroupNorm: no batch statistics, nothing to
+    recalibrate; every conv's channel count must be a multiple of `norm_groups`). Block i has
+    `width * 2**i` channels (Conv2D, BatchNorm, ReLU) and ends with 2x2 max pooling; then global
+    average pooling, an optional Dense+ReLU layer of `dense_units`, dropout and a softmax over
+    `num_classes` (always computed in float32).
     """
     if isinstance(convs_per_block, int):
         convs_per_block = (convs_per_block,) * depth
@@ -117,6 +122,12 @@ def build_face_cnn(
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {list(NORMALIZATIONS)}; got "
                          f"{normalization!r}")
+    if normalization == "group":
+        channels = [stem_width] if stem_width else []
+        channels += [width * 2**block for block in range(depth)]
+        if norm_groups < 1 or any(c % norm_groups for c in channels):
+            raise ValueError(f"norm_groups must be >= 1 and divide every conv's channels "
+                             f"{channels}; got {norm_groups}")
     if compute_dtype not in COMPUTE_DTYPES:
         raise ValueError(f"compute_dtype must be one of {list(COMPUTE_DTYPES)}; got "
                          f"{compute_dtype!r}")
@@ -125,14 +136,16 @@ def build_face_cnn(
         "mixed_bfloat16" if compute_dtype == "bfloat16" else "float32")
     layers = tf.keras.layers
     init = tf.keras.initializers.HeNormal(seed=seed)
-    batch_norm = normalization == "batch"
+    normalized = normalization != "none"
 
     def conv_unit(x: tf.Tensor, channels: int, strides: int, conv: str, bn: str, relu: str
                   ) -> tf.Tensor:
-        x = layers.Conv2D(channels, 3, strides=strides, padding="same", use_bias=not batch_norm,
+        x = layers.Conv2D(channels, 3, strides=strides, padding="same", use_bias=not normalized,
                           kernel_initializer=init, dtype=policy, name=conv)(x)
-        if batch_norm:
+        if normalization == "batch":
             x = layers.BatchNormalization(dtype=policy, name=bn)(x)
+        elif normalization == "group":
+            x = layers.GroupNormalization(norm_groups, dtype=policy, name=bn)(x)
         return layers.ReLU(dtype=policy, name=relu)(x)
 
     inputs = tf.keras.Input(shape=INPUT_SHAPE, name="face")

@@ -46,7 +46,7 @@ def face_model_builder(config: ml_collections.ConfigDict, compute_dtype: str | N
     m = config.model
     dtype = resolve_compute_dtype(m.compute_dtype if compute_dtype is None else compute_dtype)
     return lambda: build_face_cnn(width=m.width, depth=m.depth, stem_width=m.stem_width,
-                                  normalization=m.normalization,
+                                  normalization=m.normalization, norm_groups=m.norm_groups,
                                   convs_per_block=m.convs_per_block,
                                   pool_last_block=m.pool_last_block, dense_units=m.dense_units,
                                   dropout=m.dropout, num_classes=7, compute_dtype=dtype,

@@ -142,9 +142,28 @@ def test_no_normalization_drops_batchnorm_and_gives_convs_a_bias():
     with_bn = build_face_cnn(width=4, depth=2, stem_width=4)
     assert not any(layer.use_bias for layer in with_bn.layers
                    if isinstance(layer, tf.keras.layers.Conv2D))
-    with pytest.raises(ValueError, match=r"normalization must be one of \['batch', 'none'\]; "
-                                         r"got 'group'"):
-        build_face_cnn(normalization="group")
+    with pytest.raises(ValueError, match=r"normalization must be one of \['batch', 'group', "
+                                         r"'none'\]; got 'layer'"):
+        build_face_cnn(normalization="layer")
+
+
+def test_group_normalization_normalises_each_image_over_channel_groups():
+    model = build_face_cnn(width=4, depth=2, stem_width=4, normalization="group", norm_groups=2,
+                           dense_units=0, dropout=0.0)
+    norms = [layer for layer in model.layers
+             if isinstance(layer, tf.keras.layers.GroupNormalization)]
+    assert len(norms) == 5 and all(layer.groups == 2 for layer in norms)  # stem + 2x2 convs
+    assert not [layer for layer in model.layers
+                if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    # No batch statistics: an image's output does not depend on the rest of its batch, in
+    # training mode too (BatchNorm's would).
+    x = np.random.default_rng(0).random((4, 48, 48, 1)).astype(np.float32)
+    together = model(x, training=True).numpy()
+    alone = model(x[:1], training=True).numpy()
+    np.testing.assert_allclose(together[:1], alone, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"norm_groups must be >= 1 and divide every conv's "
+                                         r"channels \[4, 4, 8\]; got 3"):
+        build_face_cnn(width=4, depth=2, stem_width=4, normalization="group", norm_groups=3)
 
 
 def test_auto_compute_dtype_is_bfloat16_only_where_the_cpu_has_it():

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from configs import face_smoke
 from tff_train.face.trainer import run_face_training
@@ -116,6 +117,16 @@ def test_bad_config_fails_before_training(tmp_path, key, value, message):
     config = _smoke()
     config.update_from_flattened_dict({key: value})
     with pytest.raises(ValueError, match=message):
+        run_face_training(config, tmp_path)
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_group_normalization_needs_groups_dividing_every_conv(tmp_path):
+    config = _smoke()
+    config.model.normalization, config.model.norm_groups = "group", 3
+    with pytest.raises(ValueError, match=r"config.model.norm_groups must be an int >= 1 dividing "
+                                         r"every conv's channels \[.*\] \(normalization='group'\); "
+                                         r"got 3"):
         run_face_training(config, tmp_path)
     assert not (tmp_path / "config.json").exists()
 
@@ -266,6 +277,17 @@ def test_prior_corrected_clients_lower_the_loss(tmp_path):
     rows = run_face_training(config, tmp_path, log=lambda _: None)["rows"]
     assert rows[1]["train_loss"] < rows[0]["train_loss"]
     assert 0 <= rows[1]["train_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_group_normalized_clients_lower_the_loss(tmp_path):
+    config = _smoke()
+    config.model.normalization = "group"
+    results = run_face_training(config, tmp_path, log=lambda _: None)
+    losses = [r["train_loss"] for r in results["rows"]]
+    assert losses[1] < losses[0]
+    model = tf.keras.models.load_model(tmp_path / "face_model.keras")
+    assert any(isinstance(layer, tf.keras.layers.GroupNormalization) for layer in model.layers)
 
 
 def test_finalize_adds_the_global_label_prior_to_the_logits_bias_when_prior_corrected():
