@@ -100,7 +100,7 @@ VARIANTS: dict[str, dict[str, object]] = {
                                             "model.convs_per_block": (1, 1, 1, 2)},
     # What larger models cost here (`--cost_only`): the plain 1.24M-parameter VGG scale
     # (four blocks of two 3x3 convs at full 48x48 resolution, 32-256 channels) and the same
-    # layout at 64-512 channels, the width of VGG-style FER2013 networks.
+    # layout at VGG's own 64-512 channels.
     "full_resolution_two_conv": {"model.stem_width": 0, "model.convs_per_block": (2, 2, 2, 2)},
     "full_resolution_two_conv_width64": {"model.stem_width": 0, "model.width": 64,
                                          "model.convs_per_block": (2, 2, 2, 2)},

@@ -10,7 +10,7 @@ from tff_train.aggregators.client_faults import ATTACKS
 from tff_train.aggregators.options import as_options, validate_options
 from tff_train.config_checks import is_int as _is_int
 from tff_train.config_checks import require as _require
-from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS
+from tff_train.face.model import CONFIG_COMPUTE_DTYPES, NORMALIZATIONS, conv_channels
 from tff_train.face.process import UPDATE_ATTACKS, aggregation_options
 from tff_train.learning.client_sampling import SAMPLINGS
 from tff_train.learning.fed_avg import CLIENT_LOOPS
@@ -52,8 +52,7 @@ def validate_face_config(config: ml_collections.ConfigDict) -> None:
     _require(m.normalization in NORMALIZATIONS, "model.normalization",
              f"one of {list(NORMALIZATIONS)}", m.normalization)
     if m.normalization == "group":
-        channels = ([m.stem_width] if m.stem_width else []) + [m.width * 2**b
-                                                              for b in range(m.depth)]
+        channels = conv_channels(m.width, m.depth, m.stem_width)
         _require(_is_int(m.norm_groups) and m.norm_groups >= 1
                  and not any(c % m.norm_groups for c in channels), "model.norm_groups",
                  f"an int >= 1 dividing every conv's channels {channels} (normalization='group')",

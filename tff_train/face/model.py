@@ -62,6 +62,11 @@ def resolve_compute_dtype(compute_dtype: str, cpuinfo: str | None = None) -> str
     return "bfloat16" if cpu_has_fast_bfloat16(cpuinfo) else "float32"
 
 
+def conv_channels(width: int, depth: int, stem_width: int) -> list[int]:
+    """The channel counts of `build_face_cnn`'s convs: the stem's (if any), then each block's."""
+    return ([stem_width] if stem_width else []) + [width * 2**block for block in range(depth)]
+
+
 def build_face_cnn(
     *,
     width: int = 32,
@@ -123,8 +128,7 @@ def build_face_cnn(
         raise ValueError(f"normalization must be one of {list(NORMALIZATIONS)}; got "
                          f"{normalization!r}")
     if normalization == "group":
-        channels = [stem_width] if stem_width else []
-        channels += [width * 2**block for block in range(depth)]
+        channels = conv_channels(width, depth, stem_width)
         if norm_groups < 1 or any(c % norm_groups for c in channels):
             raise ValueError(f"norm_groups must be >= 1 and divide every conv's channels "
                              f"{channels}; got {norm_groups}")
